@@ -1,0 +1,1 @@
+"""matdesign.baselines"""

@@ -1,0 +1,50 @@
+"""The ``matdesign`` command. Each command group lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from matdesign.errors import InputError
+
+app = typer.Typer(
+    name="matdesign",
+    help="Inverse design of particle-reinforced composites by FEM-guided diffusion.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    """Attach the command groups (imported lazily so `matdesign --help` stays fast)."""
+    # Command groups register themselves here, one line each.
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, turning :class:`InputError` into one line on stderr and exit 2."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (typer.Exit, SystemExit) as err:
+        code = getattr(err, "exit_code", getattr(err, "code", 0))
+        return int(code or 0)
+    except Exception as err:  # click usage errors
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            return err.exit_code
+        if isinstance(err, click.exceptions.Abort):
+            print("aborted", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

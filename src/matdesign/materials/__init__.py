@@ -1,0 +1,4 @@
+"""matdesign.materials"""
+from matdesign.materials.material import Material
+
+__all__ = ["Material"]
