@@ -1,1 +1,24 @@
-"""matdesign.guidance"""
+"""FEM-guided sampling (DPS) with objectives on effective properties."""
+
+from matdesign.guidance.objectives import (
+    DensityBound,
+    DensityPenalty,
+    EffectiveProperties,
+    Objective,
+    TargetBulkModulus,
+    WeightedSum,
+)
+from matdesign.guidance.sampler import GuidanceConfig, SampleResult, guided_sample, predict_x0
+
+__all__ = [
+    "DensityBound",
+    "DensityPenalty",
+    "EffectiveProperties",
+    "GuidanceConfig",
+    "Objective",
+    "SampleResult",
+    "TargetBulkModulus",
+    "WeightedSum",
+    "guided_sample",
+    "predict_x0",
+]
