@@ -1,0 +1,169 @@
+"""Generate a labelled dataset into ``DATA/``: blocks of samples on dask, resumable, then one store.
+
+Layout while running: ``DATA/progress.json`` (the run's configuration and metadata, written once,
+atomically) and ``DATA/parts/block-000123.h5`` (one per finished block, atomic). When every block is
+done the parts are assembled into ``DATA/dataset.h5`` (temp + ``os.replace``), then the parts and
+``progress.json`` are removed. A killed run leaves only complete files; ``resume=True`` continues it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from matdesign.atomic import write_text_atomic
+from matdesign.data.parallel import run_blocks
+from matdesign.data.parts import finished_blocks, part_path, read_part
+from matdesign.data.samples import make_block
+from matdesign.data.store import STORE_NAME, read_meta, write_store
+from matdesign.errors import InputError
+
+PROGRESS_NAME = "progress.json"
+PARTS_NAME = "parts"
+#: Configuration fields a resumed run must share with the run it continues.
+CONFIG_KEYS = ("dim", "size", "n", "seed", "chunk", "material_sha256")
+
+
+def load_table(materials: str | Path | None):
+    """The material table: built-in when ``materials`` is None, else read from that CSV file."""
+    from matdesign.materials import MaterialTable
+
+    if materials is None:
+        return MaterialTable.builtin()
+    path = Path(materials)
+    if not path.is_file():
+        raise InputError(f"materials: file not found: {path}")
+    return MaterialTable.from_csv(path)
+
+
+def _check_args(dim: int, size: int, n: int, seed: int, chunk: int, resume: bool, overwrite: bool) -> None:
+    if dim not in (2, 3):
+        raise InputError(f"dim must be 2 or 3, got {dim}")
+    for name, value, low in (("size", size, 4), ("n", n, 1), ("chunk", chunk, 1), ("seed", seed, 0)):
+        if value < low:
+            raise InputError(f"{name} must be >= {low}, got {value}")
+    if resume and overwrite:
+        raise InputError("resume and overwrite exclude each other; pass one")
+
+
+def _versions() -> dict:
+    """Versions of Python and the packages that shape the data."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("matdesign", "numpy", "scipy", "torch", "h5py", "dask", "distributed"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _table_csv(table) -> str:
+    """The material table as CSV text (as ``table.to_csv`` writes it)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        table.to_csv(Path(d) / "materials.csv")
+        return (Path(d) / "materials.csv").read_text(encoding="utf-8")
+
+
+def _meta(table, config: dict, materials, command: str) -> dict:
+    """Metadata of a new dataset (stored in progress.json while running, then in the store)."""
+    return {
+        "format": "matdesign-dataset/1",
+        **config,
+        "channels": ["E", "nu", "rho"],
+        "units": {"E": "GPa", "nu": "-", "rho": "g/cm^3", "K": "GPa", "C": "GPa (Voigt)", "diameter": "cell"},
+        "normalization": table.normalization.to_dict(),
+        "materials": {"source": str(materials) if materials else "builtin", "csv": _table_csv(table)},
+        "versions": _versions(),
+        "command": command,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _check_resume(recorded: dict, config: dict, where: Path) -> None:
+    """InputError naming the first configuration field where a resume differs from the recorded run."""
+    for key in CONFIG_KEYS:
+        if recorded.get(key) != config[key]:
+            what = "material table (sha256)" if key == "material_sha256" else key
+            raise InputError(
+                f"resume: {what} is {config[key]!r} but {where} was made with {recorded.get(key)!r}; "
+                "pass the same options or --overwrite"
+            )
+
+
+def _clean(out: Path) -> None:
+    """Remove this package's files from ``out`` (store, progress record, parts); nothing else."""
+    (out / STORE_NAME).unlink(missing_ok=True)
+    (out / PROGRESS_NAME).unlink(missing_ok=True)
+    shutil.rmtree(out / PARTS_NAME, ignore_errors=True)
+
+
+def generate_dataset(
+    out: str | Path,
+    *,
+    dim: int,
+    size: int,
+    n: int,
+    seed: int,
+    materials: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    chunk: int = 64,
+    max_blocks: int | None = None,
+    progress: bool = True,
+    command: str | None = None,
+) -> Path | None:
+    """Generate ``n`` labelled samples into the directory ``out``; return the store path.
+
+    Sample ``i`` depends only on ``(seed, i)``, the material table and ``dim``/``size``, so the
+    result is bit-identical for any ``workers``/``scheduler``. ``max_blocks`` stops after that many
+    new blocks and returns None (the run can be resumed). Bad options raise InputError before
+    anything on disk is touched.
+    """
+    _check_args(dim, size, n, seed, chunk, resume, overwrite)
+    table = load_table(materials)
+    config = {"dim": dim, "size": size, "n": n, "seed": seed, "chunk": chunk, "material_sha256": table.sha256()}
+    out = Path(out)
+    store, record = out / STORE_NAME, out / PROGRESS_NAME
+    if out.exists() and not out.is_dir():
+        raise InputError(f"out: {out} exists and is not a directory")
+    existing = store.exists() or record.exists() or (out / PARTS_NAME).exists()
+    if existing and not (resume or overwrite):
+        raise InputError(f"out: {out} already holds a dataset; pass --resume to continue it or --overwrite to replace it")
+    if existing and resume:
+        meta = read_meta(store) if store.exists() else json.loads(record.read_text(encoding="utf-8"))
+        _check_resume(meta, config, store if store.exists() else record)
+        if store.exists():
+            _clean_progress(out)
+            return store
+    else:
+        if overwrite:
+            _clean(out)
+        out.mkdir(parents=True, exist_ok=True)
+        meta = _meta(table, config, materials, command or " ".join(sys.argv))
+        write_text_atomic(record, json.dumps(meta, indent=1))
+
+    parts = out / PARTS_NAME
+    blocks = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+    common = {"table": table, "seed": seed, "dim": dim, "size": size}
+    run_blocks(make_block, blocks, parts, common=common, workers=workers, scheduler=scheduler,
+               max_blocks=max_blocks, progress=progress, desc=f"{out.name} {dim}D {size}", unit="sample")
+    if finished_blocks(parts) < set(range(len(blocks))):
+        return None
+    write_store(store, (read_part(part_path(parts, b)) for b in range(len(blocks))), n, meta)
+    _clean_progress(out)
+    return store
+
+
+def _clean_progress(out: Path) -> None:
+    """Remove the parts and progress record once the store is complete."""
+    shutil.rmtree(out / PARTS_NAME, ignore_errors=True)
+    (out / PROGRESS_NAME).unlink(missing_ok=True)

@@ -1,0 +1,51 @@
+"""One block of samples: balanced design sampling, microstructure generation and FEM labels."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from matdesign.data.seeding import sample_seed
+
+
+def make_sample(table, seed: int, index: int, *, dim: int, size: int):
+    """``(design, microstructure)`` of sample ``index``; depends only on its arguments."""
+    from matdesign.microstructure import generate, sample_design
+
+    rng = np.random.default_rng(sample_seed(seed, index))
+    design = sample_design(table, rng, dim)
+    ms = generate(design.matrix, design.particle, diameter=design.diameter,
+                  volume_fraction=design.volume_fraction, size=size, dim=dim, rng=rng)
+    return design, ms
+
+
+def label(fields: np.ndarray, dim: int) -> dict[str, np.ndarray]:
+    """FEM labels of fields (B, 3, *grid): ``K`` (B,) and ``C`` (B, 3, 3 | 6, 6) [GPa], ``rho_mean`` (B,)."""
+    from matdesign.fem import bulk_modulus, effective_stiffness
+
+    E, nu = fields[:, 0].astype(np.float64), fields[:, 1].astype(np.float64)
+    return {
+        "K": np.asarray(bulk_modulus(E, nu, dim=dim), dtype=np.float64),
+        "C": np.asarray(effective_stiffness(E, nu, dim=dim), dtype=np.float64),
+        "rho_mean": fields[:, 2].astype(np.float64).reshape(len(fields), -1).mean(1),
+    }
+
+
+def make_block(indices: Sequence[int], *, table, seed: int, dim: int, size: int) -> dict[str, np.ndarray]:
+    """All per-sample arrays of the store (see :mod:`.store`) for the samples ``indices``."""
+    designs, structures = zip(*(make_sample(table, seed, i, dim=dim, size=size) for i in indices))
+    fields = np.stack([ms.fields for ms in structures]).astype(np.float32)
+    return {
+        "fields": fields,
+        **label(fields, dim),
+        "matrix_index": np.array([table.index(d.matrix.name) for d in designs], dtype=np.int32),
+        "particle_index": np.array([table.index(d.particle.name) for d in designs], dtype=np.int32),
+        "matrix_name": np.array([d.matrix.name for d in designs], dtype=object),
+        "particle_name": np.array([d.particle.name for d in designs], dtype=object),
+        "diameter": np.array([d.diameter for d in designs], dtype=np.float64),
+        "volume_fraction": np.array([d.volume_fraction for d in designs], dtype=np.float64),
+        "voxel_fraction": np.array([ms.volume_fraction for ms in structures], dtype=np.float64),
+        "n_particles": np.array([len(ms.centers) for ms in structures], dtype=np.int32),
+        "seed": np.array([sample_seed(seed, i) for i in indices], dtype=np.uint64),
+    }

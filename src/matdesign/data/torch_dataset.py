@@ -1,0 +1,53 @@
+"""``FieldDataset``: a lazy torch view of a dataset store (one sample read per item)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from matdesign.data.store import open_store, store_path
+
+
+class FieldDataset(Dataset):
+    """Items ``{"x": (3, *grid) float32 in [-1, 1], "K": () float32 [GPa]}`` of a store.
+
+    ``x`` is normalized with the store's own ``normalization`` (the training table's bounds).
+    The HDF5 file is opened lazily, once per process, so DataLoader workers each get their own
+    handle and nothing but the requested sample is read into memory.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        from matdesign.materials import Normalization
+
+        self.path: Path = store_path(path)
+        with open_store(self.path) as f:
+            self.meta: dict = json.loads(f.attrs["meta"])
+            self._len = len(f["fields"])
+            self.K = f["K"][()].astype(np.float32)
+        self.normalization = Normalization.from_dict(self.meta["normalization"])
+        self._file = None
+        self._pid = None
+
+    def __len__(self) -> int:
+        return self._len
+
+    def _fields(self):
+        if self._file is None or self._pid != os.getpid():
+            self._file, self._pid = open_store(self.path), os.getpid()
+        return self._file["fields"]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        if not -self._len <= i < self._len:
+            raise IndexError(f"index {i} out of range for {self._len} samples")
+        x = self.normalization.normalize(self._fields()[i % self._len].astype(np.float32), axis=0)
+        return {"x": torch.from_numpy(np.asarray(x, dtype=np.float32)), "K": torch.tensor(self.K[i])}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_file"], state["_pid"] = None, None
+        return state
