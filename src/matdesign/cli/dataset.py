@@ -1,0 +1,62 @@
+"""``matdesign dataset``: generate labelled training datasets and report their statistics."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Generate labelled microstructure datasets (HDF5) and their statistics.", no_args_is_help=True)
+
+
+@app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", help="Output directory (DATA/dataset.h5 is written there)."),
+    dim: int = typer.Option(2, "--dim", help="Spatial dimension, 2 or 3."),
+    size: int = typer.Option(64, "--size", help="Grid size per axis (voxels)."),
+    n: int = typer.Option(..., "--n", help="Number of samples."),
+    seed: int = typer.Option(0, "--seed", help="Dataset seed; sample i depends only on (seed, i)."),
+    materials: Optional[Path] = typer.Option(None, "--materials", help="Material table CSV (default: built-in)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes (default: one per core; 0/1: in-process)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing dask scheduler, e.g. tcp://host:8786."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in OUT."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the dataset in OUT."),
+    chunk: int = typer.Option(64, "--chunk", help="Samples per block (unit of work and of resumption)."),
+) -> None:
+    """Sample designs, generate microstructures, label them with the FEM and store them."""
+    from matdesign.data import generate_dataset
+    from matdesign.errors import InputError
+
+    if workers is not None and scheduler is not None:
+        raise InputError("pass either --workers or --scheduler, not both")
+    path = generate_dataset(
+        out, dim=dim, size=size, n=n, seed=seed, materials=materials, workers=workers, scheduler=scheduler,
+        resume=resume, overwrite=overwrite, chunk=chunk, command=shlex.join(["matdesign", *sys.argv[1:]]),
+    )
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def stats(
+    data: Path = typer.Argument(..., help="Dataset directory (or its dataset.h5)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save a histogram of K to this image file."),
+) -> None:
+    """K percentiles, the five evaluation targets (saved into the dataset metadata), chunk coverage."""
+    from matdesign.data.stats import dataset_stats, plot_k_histogram, save_targets
+
+    s = dataset_stats(data)
+    save_targets(data, s)
+    p = s["K_percentiles"]
+    c = s["chunks"]
+    typer.echo(f"samples: {s['n']}   K range [{s['K_min']:.4g}, {s['K_max']:.4g}] GPa")
+    typer.echo("K percentiles [GPa]: " + "  ".join(f"p{k}={v:.4g}" for k, v in p.items()))
+    typer.echo("targets K* [GPa]: " + "  ".join(f"{t:.1f}" for t in s["targets"]))
+    typer.echo(f"chunk coverage: matrix {c['matrix']}/{c['nonempty']}, particle {c['particle']}/{c['nonempty']}, "
+               f"either {c['either']}/{c['nonempty']}")
+    if plot is not None:
+        typer.echo(f"wrote {plot_k_histogram(data, plot)}")
+    typer.echo(json.dumps({"targets": s["targets"]}))
