@@ -20,6 +20,9 @@ app = typer.Typer(
 def _register() -> None:
     """Attach the command groups (imported lazily so `matdesign --help` stays fast)."""
     # Command groups register themselves here, one line each.
+    from matdesign.cli import materials
+
+    app.add_typer(materials.app, name="materials")
     from matdesign.cli import dataset
 
     app.add_typer(dataset.app, name="dataset")

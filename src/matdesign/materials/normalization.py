@@ -57,7 +57,8 @@ class Normalization:
         lo, hi = self._bounds[:, 0].reshape(shape), self._bounds[:, 1].reshape(shape)
         if isinstance(x, torch.Tensor):
             dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
-            return torch.as_tensor(lo, dtype=dtype, device=x.device), torch.as_tensor(hi, dtype=dtype, device=x.device)
+            return (torch.tensor(lo.tolist(), dtype=dtype, device=x.device),
+                    torch.tensor(hi.tolist(), dtype=dtype, device=x.device))
         return lo, hi
 
     def to_dict(self) -> dict[str, list[float]]:
