@@ -26,6 +26,9 @@ def _register() -> None:
     from matdesign.cli import dataset
 
     app.add_typer(dataset.app, name="dataset")
+    from matdesign.cli import microstructure
+
+    app.add_typer(microstructure.app, name="microstructure")
 
 
 def main(argv: list[str] | None = None) -> int:
