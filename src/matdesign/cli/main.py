@@ -26,6 +26,9 @@ def _register() -> None:
     from matdesign.cli import dataset
 
     app.add_typer(dataset.app, name="dataset")
+    from matdesign.cli import train as train_cli
+
+    train_cli.register(app)  # `train`, `sample`
     from matdesign.cli import microstructure
 
     app.add_typer(microstructure.app, name="microstructure")
