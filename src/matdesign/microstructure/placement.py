@@ -5,6 +5,11 @@ crosses the boundary, then repeatedly push every overlapping pair apart along th
 their centres (plus a small random vector), each particle by half the penetration times 1.5, apply
 all pushes at once and check again; after 10,000 unsuccessful iterations start from new positions.
 Every iteration is vectorised over all pairs.
+
+Choices the paper leaves open: pushed centres are clipped back into [r, 1 - r]; the random vector
+has standard deviation ``NOISE``·r; pairs are pushed towards a distance slightly beyond 2r (without
+that, overlaps of particles pinned at a wall shrink geometrically below float resolution and 3D
+placements at vf ≥ 0.3 never finish). Provably impossible requests are rejected before iterating.
 """
 
 from __future__ import annotations
