@@ -62,15 +62,6 @@ def _versions() -> dict:
     return out
 
 
-def _table_csv(table) -> str:
-    """The material table as CSV text (as ``table.to_csv`` writes it)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        table.to_csv(Path(d) / "materials.csv")
-        return (Path(d) / "materials.csv").read_text(encoding="utf-8")
-
-
 def _meta(table, config: dict, materials, command: str) -> dict:
     """Metadata of a new dataset (stored in progress.json while running, then in the store)."""
     return {
@@ -79,7 +70,7 @@ def _meta(table, config: dict, materials, command: str) -> dict:
         "channels": ["E", "nu", "rho"],
         "units": {"E": "GPa", "nu": "-", "rho": "g/cm^3", "K": "GPa", "C": "GPa (Voigt)", "diameter": "cell"},
         "normalization": table.normalization.to_dict(),
-        "materials": {"source": str(materials) if materials else "builtin", "csv": _table_csv(table)},
+        "materials": {"source": str(materials) if materials else "builtin", "csv": table.to_csv_text()},
         "versions": _versions(),
         "command": command,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -39,8 +39,8 @@ def make_block(indices: Sequence[int], *, table, seed: int, dim: int, size: int)
     return {
         "fields": fields,
         **label(fields, dim),
-        "matrix_index": np.array([table.index(d.matrix.name) for d in designs], dtype=np.int32),
-        "particle_index": np.array([table.index(d.particle.name) for d in designs], dtype=np.int32),
+        "matrix_index": np.array([d.diagnostics["matrix_index"] for d in designs], dtype=np.int32),
+        "particle_index": np.array([d.diagnostics["particle_index"] for d in designs], dtype=np.int32),
         "matrix_name": np.array([d.matrix.name for d in designs], dtype=object),
         "particle_name": np.array([d.particle.name for d in designs], dtype=object),
         "diameter": np.array([d.diameter for d in designs], dtype=np.float64),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +32,11 @@ def dataset_stats(path: str | os.PathLike) -> dict:
     Coverage counts distinct chunks (of the dataset's own material table) used as matrix, as
     particle, and as either.
     """
-    from matdesign.materials import MaterialTable
-
     with open_store(path) as f:
         K = f["K"][()]
         meta = json.loads(f.attrs["meta"])
         mat, par = f["matrix_index"][()], f["particle_index"][()]
-    table = MaterialTable.from_csv(io.StringIO(meta["materials"]["csv"]))
+    table = _table_of(meta)
     chunk = table.chunk_index()
     nonempty = len(table.nonempty_chunks())
     return {
@@ -54,6 +52,16 @@ def dataset_stats(path: str | os.PathLike) -> dict:
             "either": int(len(np.unique(np.concatenate([chunk[mat], chunk[par]])))),
         },
     }
+
+
+def _table_of(meta: dict):
+    """The material table a dataset was made with (from the CSV text in its metadata)."""
+    from matdesign.materials import MaterialTable
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "materials.csv"
+        path.write_text(meta["materials"]["csv"], encoding="utf-8")
+        return MaterialTable.from_csv(path)
 
 
 def save_targets(path: str | os.PathLike, stats: dict) -> dict:
