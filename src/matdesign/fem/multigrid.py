@@ -1,0 +1,152 @@
+"""Geometric multigrid V-cycle on the voxel grid, used as the PCG preconditioner (torch, any device).
+
+Grids are halved while ``n`` is even and larger than ``coarsest``. Transfers are (bi/tri)linear
+interpolation ``P`` and ``R = Pᵀ``. Coarse operators are Galerkin, ``A_c = Pᵀ A P``, built element by
+element: each coarse voxel holds ``2**dim`` fine voxels, and on it ``P`` is the coarse element's own
+shape-function interpolation ``Q_s`` (s = sub-voxel), so ``K_C = Σ_s Q_sᵀ K_s Q_s``. Coefficient jumps
+(E contrast 1e4 and more) therefore stay visible on every level. The coarsest level is solved
+exactly (batched dense Cholesky). Smoother: damped Jacobi, same sweeps before and after the coarse
+correction, so the V-cycle is a symmetric positive definite preconditioner.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from matdesign.fem.elements import corner_offsets, shape_values
+from matdesign.fem.grid import VoxelGrid
+
+
+def _axis_slice(ndim: int, ax: int, sl: slice) -> tuple:
+    return (slice(None),) * ax + (sl,) + (slice(None),) * (ndim - ax - 1)
+
+
+def prolong(v: torch.Tensor, dim: int) -> torch.Tensor:
+    """Linear interpolation of nodal ``(..., *(m+1,)*dim)`` to ``(..., *(2m+1,)*dim)``."""
+    for ax in range(v.ndim - dim, v.ndim):
+        m = v.shape[ax] - 1
+        head = v.narrow(ax, 0, m)
+        odd = 0.5 * (head + v.narrow(ax, 1, m))
+        inter = torch.stack([head, odd], ax + 1).flatten(ax, ax + 1)
+        v = torch.cat([inter, v.narrow(ax, m, 1)], ax)
+    return v
+
+
+def restrict(r: torch.Tensor, dim: int) -> torch.Tensor:
+    """Transpose of :func:`prolong`: fine ``(..., *(2m+1,)*dim)`` → coarse ``(..., *(m+1,)*dim)``."""
+    for ax in range(r.ndim - dim, r.ndim):
+        m = (r.shape[ax] - 1) // 2
+        out = r[_axis_slice(r.ndim, ax, slice(0, None, 2))].clone()
+        odd = 0.5 * r[_axis_slice(r.ndim, ax, slice(1, None, 2))]
+        out.narrow(ax, 0, m).add_(odd)
+        out.narrow(ax, 1, m).add_(odd)
+        r = out
+    return r
+
+
+@lru_cache(maxsize=None)
+def _sub_interpolation(dim: int) -> np.ndarray:
+    """``Q_s`` (2**dim, ne, ne): coarse-element dofs → dofs of its sub-voxel ``s``."""
+    off = corner_offsets(dim)
+    eye = np.eye(dim)
+    return np.stack([np.kron(shape_values(dim, (s + off) / 2.0), eye) for s in off])
+
+
+def _group_children(x: torch.Tensor, dim: int, n: int, n_rest: int) -> torch.Tensor:
+    """Per-voxel ``(..., n**dim, *rest)`` → ``(..., (n/2)**dim, 2**dim, *rest)`` (children in corner order)."""
+    lead, rest = x.shape[: x.ndim - 1 - n_rest], x.shape[x.ndim - n_rest :]
+    x = x.reshape(*lead, *(n // 2, 2) * dim, *rest)
+    nl = len(lead)
+    perm = list(range(nl)) + [nl + 2 * i for i in range(dim)] + [nl + 2 * i + 1 for i in range(dim)]
+    perm += list(range(nl + 2 * dim, x.ndim))
+    return x.permute(perm).reshape(*lead, (n // 2) ** dim, 2**dim, *rest)
+
+
+class MultigridPreconditioner:
+    """V-cycle for the interior-Dirichlet operator of one batch of Lamé fields.
+
+    ``lam``, ``mu``: (..., n_el) on the grid's device/dtype. Levels are built at construction (the
+    Galerkin products cost about one fine matvec per level); calling the object applies one V-cycle to
+    a nodal residual (..., dim, *nodes) whose leading dims broadcast against those of ``lam``.
+    """
+
+    def __init__(self, grid: VoxelGrid, lam: torch.Tensor, mu: torch.Tensor, *, coarsest: int = 4,
+                 sweeps: int = 2, omega: float | None = None):
+        self.dim, self.sweeps = grid.dim, sweeps
+        self.omega = omega if omega is not None else (0.6 if grid.dim == 3 else 0.7)
+        dev, dt = grid.device, grid.dtype
+        Q = torch.tensor(_sub_interpolation(grid.dim), device=dev, dtype=dt)
+        self.grids, self.ops, self.inv_diag = [grid], [("lame", lam, mu)], []
+        self.inv_diag.append(self._inverse(grid.diag_lame(lam, mu), grid))
+        n, Ke = grid.n, None
+        while n % 2 == 0 and n > coarsest:
+            if Ke is None:  # first coarsening straight from the Lamé split
+                T = torch.stack([Q.transpose(1, 2) @ K @ Q for K in (grid.K_lam, grid.K_mu)], 1)
+                coef = torch.stack([_group_children(c, grid.dim, n, 0) for c in (lam, mu)], -1)
+                coef = coef.flatten(-2)  # (..., n_c_el, 2**dim * 2) in (child, lam|mu) order
+                Ke = (coef @ T.reshape(coef.shape[-1], -1)).reshape(*coef.shape[:-1], grid.ne, grid.ne)
+            else:
+                sub = _group_children(Ke, grid.dim, n, 2)
+                Ke = (Q.transpose(1, 2) @ sub @ Q).sum(-3)
+            n //= 2
+            g = VoxelGrid(grid.dim, n, dev, dt)
+            self.grids.append(g)
+            self.ops.append(("dense", Ke))
+            self.inv_diag.append(self._inverse(g.diag_dense(Ke), g))
+        self._coarse_factor(self.grids[-1], self.ops[-1])
+
+    @staticmethod
+    def _inverse(diag: torch.Tensor, grid: VoxelGrid) -> torch.Tensor:
+        return grid.interior / torch.where(grid.interior > 0, diag, torch.ones_like(diag))
+
+    def _apply(self, level: int, u: torch.Tensor) -> torch.Tensor:
+        op = self.ops[level]
+        g = self.grids[level]
+        out = g.apply_lame(u, op[1], op[2]) if op[0] == "lame" else g.apply_dense(u, op[1])
+        return out * g.interior
+
+    def _coarse_factor(self, grid: VoxelGrid, op) -> None:
+        """Dense interior matrix of the coarsest level and its Cholesky factor."""
+        if op[0] == "lame":
+            n_el = grid.n_el
+            Ke = op[1][..., None, None] * grid.K_lam + op[2][..., None, None] * grid.K_mu
+        else:
+            Ke = op[1]
+        n_dof = grid.dim * int(np.prod(grid.node_shape))
+        eye = torch.eye(n_dof, device=grid.device, dtype=grid.dtype).reshape(n_dof, grid.dim, *grid.node_shape)
+        cols = grid.gather(eye)  # (n_dof, ne, n_el): element dofs of each unit vector
+        idx = cols.argmax(0)  # (ne, n_el) global dof of each element dof
+        A = Ke.new_zeros(*Ke.shape[:-3], n_dof * n_dof)
+        flat = (idx.T[:, :, None] * n_dof + idx.T[:, None, :]).reshape(-1)
+        A.index_add_(-1, flat, Ke.reshape(*Ke.shape[:-3], -1))
+        free = torch.nonzero(grid.interior.reshape(-1).repeat(grid.dim) > 0).squeeze(1)
+        A = A.reshape(*A.shape[:-1], n_dof, n_dof)[..., free[:, None], free[None, :]]
+        self.free = free
+        self.chol = torch.linalg.cholesky(A)
+
+    def _coarse_solve(self, r: torch.Tensor) -> torch.Tensor:
+        g = self.grids[-1]
+        flat = r.reshape(*r.shape[: -g.dim - 1], -1)
+        x = torch.cholesky_solve(flat[..., self.free, None], self.chol).squeeze(-1)
+        out = torch.zeros_like(flat)
+        out[..., self.free] = x
+        return out.reshape(r.shape)
+
+    def _vcycle(self, level: int, r: torch.Tensor) -> torch.Tensor:
+        if level == len(self.grids) - 1:
+            return self._coarse_solve(r)
+        w, Dinv = self.omega, self.inv_diag[level]
+        x = w * Dinv * r
+        for _ in range(self.sweeps - 1):
+            x = x + w * Dinv * (r - self._apply(level, x))
+        rc = restrict(r - self._apply(level, x), self.dim) * self.grids[level + 1].interior
+        x = x + prolong(self._vcycle(level + 1, rc), self.dim)
+        for _ in range(self.sweeps):
+            x = x + w * Dinv * (r - self._apply(level, x))
+        return x
+
+    def __call__(self, r: torch.Tensor) -> torch.Tensor:
+        return self._vcycle(0, r)
