@@ -4,8 +4,8 @@ and guidance actually steering the sampler."""
 import numpy as np
 import pytest
 import torch
-from diffusers import DDIMScheduler
 
+from matdesign.diffusion import Config, make_sampling_scheduler
 from matdesign.errors import InputError
 from matdesign.fem import bulk_modulus
 from matdesign.guidance import (
@@ -110,11 +110,7 @@ def test_guidance_gradient_matches_finite_differences_through_x0():
 
 
 def _scheduler():
-    return DDIMScheduler(
-        num_train_timesteps=1000, beta_start=1e-5, beta_end=1e-2, beta_schedule="linear",
-        prediction_type="v_prediction", rescale_betas_zero_snr=True, timestep_spacing="trailing",
-        clip_sample=True, clip_sample_range=1.0,
-    )
+    return make_sampling_scheduler(Config())
 
 
 def _final_K(x0):
@@ -131,7 +127,7 @@ def test_guidance_reduces_objective_versus_unguided(target):
         gen = torch.Generator().manual_seed(3)
         res = guided_sample(
             net, _scheduler(), _norm(), TargetBulkModulus(target, relative=True),
-            shape=shape, config=GuidanceConfig(steps=20, mode=mode, grad_scale=(2.0, 0.02, 1.0)),
+            shape=shape, config=GuidanceConfig(steps=20, mode=mode, grad_scale=(20.0, 0.02, 1.0)),
             generator=gen, progress=False,
         )
         out[mode] = np.abs(_final_K(res.x0) / target - 1.0)

@@ -39,6 +39,18 @@ def make_train_scheduler(cfg: Config | SchedulerConfig | dict) -> DDPMScheduler:
     return DDPMScheduler(**_kwargs(_scheduler_config(cfg)))
 
 
+class ZeroSNRSafeDDIMScheduler(DDIMScheduler):
+    """diffusers' DDIMScheduler with one rounding guard for zero terminal SNR and η = 1.
+
+    At the first step ᾱ_t = 0, so σ_t² = 1 − ᾱ_prev exactly and DDIM's direction term
+    √(1 − ᾱ_prev − σ_t²) takes the root of a rounding error (−6e-8 in float32): NaN. We shrink the
+    variance by one part in 10⁶, which keeps the term real and changes nothing else measurably.
+    """
+
+    def _get_variance(self, timestep, prev_timestep):
+        return super()._get_variance(timestep, prev_timestep) * (1.0 - 1e-6)
+
+
 def make_sampling_scheduler(cfg: Config | SchedulerConfig | dict) -> DDIMScheduler:
-    """DDIMScheduler for sampling; pass ``eta`` (config ``scheduler.eta``) to its ``step``."""
-    return DDIMScheduler(**_kwargs(_scheduler_config(cfg)))
+    """DDIM scheduler for sampling; pass ``eta`` (config ``scheduler.eta``) to its ``step``."""
+    return ZeroSNRSafeDDIMScheduler(**_kwargs(_scheduler_config(cfg)))
