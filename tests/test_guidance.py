@@ -37,7 +37,7 @@ def test_objectives_match_direct_computation():
     K_star = 50.0
     J = TargetBulkModulus(K_star) + DensityPenalty(1e-2) + 2.0 * TargetBulkModulus(K_star, relative=True)
     value = J(props)
-    expected = (K - K_star) ** 2 + 1e-2 * rho + 2.0 * (K / K_star - 1.0) ** 2
+    expected = (K - K_star) ** 2 + 1e-2 * rho + 2.0 * (168.5 * (K / K_star - 1.0)) ** 2
     np.testing.assert_allclose(value.detach().numpy(), expected, rtol=1e-10)
     # the density channel's gradient of λ·mean ρ is λ / n_voxels everywhere
     (g,) = torch.autograd.grad(DensityPenalty(0.3)(EffectiveProperties(fields, 2)).sum(), fields)
@@ -50,7 +50,7 @@ def test_objectives_match_direct_computation():
 def test_objective_gradient_matches_finite_differences():
     rng = np.random.default_rng(1)
     fields = _fields(rng, B=1, n=4)
-    J = TargetBulkModulus(30.0, relative=True)
+    J = TargetBulkModulus(30.0, relative=True, reference=1.0)
 
     def f(x):
         return J(EffectiveProperties(x, 2)).sum()
@@ -126,7 +126,7 @@ def test_guidance_reduces_objective_versus_unguided(target):
     for mode in ("unguided", "guided"):
         gen = torch.Generator().manual_seed(3)
         res = guided_sample(
-            net, _scheduler(), _norm(), TargetBulkModulus(target, relative=True),
+            net, _scheduler(), _norm(), TargetBulkModulus(target, relative=True, reference=1.0),
             shape=shape, config=GuidanceConfig(steps=20, mode=mode, grad_scale=(20.0, 0.02, 1.0)),
             generator=gen, progress=False,
         )

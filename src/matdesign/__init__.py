@@ -3,4 +3,11 @@
 from matdesign.errors import InputError
 
 __version__ = "0.1.0"
-__all__ = ["InputError", "__version__"]
+__all__ = ["InputError", "__version__", "design"]
+
+
+def design(target_K: float, **kwargs):
+    """Designs for a target bulk modulus [GPa]; see :func:`matdesign.pipeline.design.design`."""
+    from matdesign.pipeline.design import design as _design
+
+    return _design(target_K, **kwargs)

@@ -32,6 +32,9 @@ def _register() -> None:
     from matdesign.cli import microstructure
 
     app.add_typer(microstructure.app, name="microstructure")
+    from matdesign.cli import design
+
+    design.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

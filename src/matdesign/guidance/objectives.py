@@ -86,24 +86,32 @@ def _check_target(name: str, value: float, *, positive: bool = True) -> float:
     return value
 
 
+PAPER_MIDPOINT_K = 168.5
+"""The paper's 2D midpoint target [GPa], at which its gradient scales were tuned."""
+
+
 @dataclass(frozen=True)
 class TargetBulkModulus(Objective):
     """Squared error of the effective bulk modulus to ``target`` [GPa].
 
-    ``relative=False`` is the paper's J₁ = (K − K*)² [GPa²]; ``relative=True`` is
-    (K / K* − 1)², scale-free so one guidance step size works for targets from 1 to 300 GPa.
+    ``relative=False`` is the paper's J₁ = (K − K*)² [GPa²]. ``relative=True`` is
+    K_ref²·(K/K* − 1)²: scale-free in the target, and equal to J₁ at K* = K_ref (``reference``,
+    default the paper's tuning midpoint 168.5 GPa), so the paper's gradient scales carry over
+    while one step size serves targets from 1 to 300 GPa.
     """
 
     target: float
     relative: bool = False
+    reference: float = PAPER_MIDPOINT_K
 
     def __post_init__(self):
         _check_target("target bulk modulus", self.target)
+        _check_target("reference bulk modulus", self.reference)
 
     def __call__(self, props: EffectiveProperties) -> torch.Tensor:
         K = props.bulk_modulus
         if self.relative:
-            return (K / self.target - 1.0) ** 2
+            return (self.reference * (K / self.target - 1.0)) ** 2
         return (K - self.target) ** 2
 
 

@@ -1,0 +1,61 @@
+"""``matdesign design``: from a target bulk modulus to ranked, verified, buildable designs."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``design`` command to ``app``."""
+    app.command("design")(design_command)
+
+
+def _versions() -> dict[str, str]:
+    import platform
+
+    import diffusers
+    import numpy
+    import scipy
+    import torch
+
+    import matdesign
+
+    return {"matdesign": matdesign.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "diffusers": diffusers.__version__}
+
+
+def design_command(
+    target_K: float = typer.Option(..., "--target-K", help="Target effective bulk modulus K* [GPa] (2D: plane-stress K)."),
+    dim: int = typer.Option(2, "--dim", help="2 (64×64) or 3 (32³)."),
+    samples: int = typer.Option(16, "--samples", help="Number of guided samples to draw."),
+    steps: int = typer.Option(100, "--steps", help="DDIM steps per sample."),
+    materials: Optional[Path] = typer.Option(None, "--materials", help="CSV of your own materials (name,E,nu,rho)."),
+    density_weight: float = typer.Option(0.0, "--density-weight", help="λ of the density penalty (paper's J₂)."),
+    objective: str = typer.Option("relative", "--objective", help="relative (scale-free) or absolute (paper's J₁)."),
+    refine: bool = typer.Option(True, "--refine/--no-refine", help="Tune the volume fraction to the target (beyond the paper)."),
+    tolerance: float = typer.Option(1.0, "--tolerance", help="Tolerance on K for robust ranking [%]."),
+    rank: str = typer.Option("robust", "--rank", help="robust (P within tolerance) or error."),
+    verify_n: int = typer.Option(10, "--verify-n", help="Random arrangements per verification."),
+    top: int = typer.Option(5, "--top", help="How many designs to show."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped model)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
+    out: Path = typer.Option(Path("design-out"), "--out", help="Output folder."),
+) -> None:
+    """Design composites whose FEM-verified bulk modulus matches --target-K."""
+    from matdesign.pipeline.design import design
+    from matdesign.pipeline.output import print_result, save_result
+
+    result = design(target_K, dim=dim, samples=samples, steps=steps, materials=materials,
+                    density_weight=density_weight, objective=objective, refine=refine,
+                    tolerance=tolerance / 100.0, rank=rank, verify_n=verify_n, model=model, device=device,
+                    seed=seed)
+    print_result(result, top)
+    command = "matdesign " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    path = save_result(result, out, top=top, command=command, versions=_versions())
+    print(f"results: {path}/results.json, report: {path}/report.html")

@@ -1,0 +1,1 @@
+"""The end-to-end design pipeline: guided sampling → backprojection → verification → refinement → report."""
