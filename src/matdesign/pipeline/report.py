@@ -40,9 +40,9 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:1em 0;font-size:.92em} th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-th{background:#f3f3f3} td:nth-child(2),td:nth-child(3){text-align:left}
+th{background:#f3f3f3} td:nth-child(2),td:nth-child(3),th:nth-child(2),th:nth-child(3){text-align:left}
 .grid{display:flex;flex-wrap:wrap;gap:1em} .grid figure{margin:0;text-align:center;font-size:.85em}
-.grid img{width:220px;image-rendering:pixelated;border:1px solid #ddd} pre{background:#f6f6f6;padding:.8em;overflow-x:auto}
+.grid img{max-width:520px;border:1px solid #ddd} pre{background:#f6f6f6;padding:.8em;overflow-x:auto}
 """
 
 
