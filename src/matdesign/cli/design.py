@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -56,6 +54,7 @@ def design_command(
                     tolerance=tolerance / 100.0, rank=rank, verify_n=verify_n, model=model, device=device,
                     seed=seed)
     print_result(result, top)
-    command = "matdesign " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    path = save_result(result, out, top=top, command=command, versions=_versions())
+    from matdesign.cli.main import invocation
+
+    path = save_result(result, out, top=top, command=invocation(), versions=_versions())
     print(f"results: {path}/results.json, report: {path}/report.html")

@@ -37,8 +37,19 @@ def _register() -> None:
     design.register(app)
 
 
+_ARGV: list[str] = []
+
+
+def invocation() -> str:
+    """The command line of the running ``matdesign`` call, for reports and metadata."""
+    import shlex
+
+    return "matdesign " + " ".join(shlex.quote(a) for a in _ARGV)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning :class:`InputError` into one line on stderr and exit 2."""
+    _ARGV[:] = sys.argv[1:] if argv is None else list(argv)
     _register()
     try:
         app(args=argv, standalone_mode=False)
