@@ -1,6 +1,7 @@
 """UNet, schedulers, sampling and checkpoints of matdesign.diffusion (tiny models at 16² / 8³)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from matdesign.diffusion.unet import positional_encoding
 from matdesign.errors import InputError
 from matdesign.materials import Normalization
 
-CONFIGS = "configs"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.fixture(autouse=True)

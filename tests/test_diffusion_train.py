@@ -1,6 +1,7 @@
 """Training of matdesign.diffusion: overfitting, exact resume, checkpoints, errors and the CLI."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,11 +11,12 @@ from safetensors import safe_open
 from torch.utils.data import Dataset
 
 from matdesign.cli.main import main
-from matdesign.diffusion import Config, DiffusionModel, build_unet, load_config, make_train_scheduler, train
+from matdesign.diffusion import Config, DiffusionModel, build_unet, load_config, make_train_scheduler, sample, train
 from matdesign.diffusion.train import BatchStream
 from matdesign.errors import InputError
 from matdesign.materials import Normalization
 
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 NORM = Normalization([[1.0, 400.0], [0.1, 0.45], [1.0, 20.0]])
 
 
@@ -57,7 +59,7 @@ class FieldSet(Dataset):
 
 
 def tiny(**training) -> Config:
-    cfg = load_config("configs/tiny-2d.yaml").to_dict()
+    cfg = load_config(CONFIGS / "tiny-2d.yaml").to_dict()
     conditional = training.pop("conditional", False)
     cfg["model"]["conditional"] = conditional
     cfg["training"].update(training)
@@ -100,6 +102,10 @@ def test_tiny_model_overfits_one_sample(tmp_path):
     assert float(rows[0]["lr"]) == pytest.approx(1e-2 * 0.5 * (1 + np.cos(np.pi * 39 / 590)))  # lr of step 50 (index 49)
     assert (tmp_path / "run" / "loss.png").stat().st_size > 0
     assert model.step == 600
+    # the memorized sample comes back from pure noise through the whole DDIM chain
+    x = sample(model, 4, steps=20, generator=torch.Generator().manual_seed(0))
+    err = (x - data.x[0]).abs().mean(dim=(1, 2, 3))
+    assert (err < 0.15).all(), err  # vs. mean |x₀| = 0.77 of the sample itself
 
 
 def _state(path):
@@ -172,7 +178,7 @@ def test_cli_train_and_sample(tmp_path, capsys):
     write_store(tmp_path / "data" / "dataset.h5", [block], n,
                 {"normalization": NORM.to_dict(), "material_sha256": "beef", "dim": 2, "size": size})
     run = tmp_path / "run"
-    args = ["train", "--data", str(tmp_path / "data"), "--config", "configs/tiny-2d.yaml", "--out", str(run)]
+    args = ["train", "--data", str(tmp_path / "data"), "--config", str(CONFIGS / "tiny-2d.yaml"), "--out", str(run)]
     assert main(args + ["--max-steps", "3"]) == 0
     model = DiffusionModel.load(run)
     assert model.step == 3 and model.info["material_sha256"] == "beef" and model.normalization == NORM
