@@ -192,8 +192,7 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
 
     noise_scheduler = make_train_scheduler(cfg)
     sampler = BatchStream(len(dataset), tc.batch_size, tc.seed, start=step)
-    loader = DataLoader(_Fetch(dataset), sampler=sampler, batch_size=None, num_workers=num_workers,
-                        persistent_workers=False)
+    loader = DataLoader(_Fetch(dataset), sampler=sampler, batch_size=None, num_workers=num_workers)
     amp = device.type == "cuda" and tc.mixed_precision == "bf16"
     model = None
     unet.train()

@@ -112,8 +112,8 @@ class UNet(nn.Module):
     """v-prediction UNet: ``unet(x (B, C, *grid), t (B,) or scalar, cond=None) -> v (B, C, *grid)``.
 
     Grid sides must be divisible by 2**len(block_channels) (4 for the paper's model).
-    Construct with :meth:`from_config`; parameters are initialised from torch's global RNG, so
-    use :func:`build_unet` for a seeded, side-effect-free initialisation.
+    ``UNet(cfg)`` initialises parameters from torch's global RNG; use :func:`build_unet` for a
+    seeded, side-effect-free initialisation.
     """
 
     def __init__(self, cfg: ModelConfig, num_train_timesteps: int = 1000):
@@ -154,10 +154,6 @@ class UNet(nn.Module):
         # The paper projects the 8 embedding channels straight to the output (no final GroupNorm
         # as in diffusers' UNet2DModel: a per-channel norm would erase the absolute material levels).
         self.conv_out = conv(cfg.embed_channels, cfg.in_channels, 1)
-
-    @classmethod
-    def from_config(cls, cfg: ModelConfig, num_train_timesteps: int = 1000) -> "UNet":
-        return cls(cfg, num_train_timesteps)
 
     def embed(self, t: torch.Tensor, batch: int, cond: torch.Tensor | None) -> torch.Tensor:
         """Time (+ condition) embedding (B, time_embed_dim); NaN or missing cond → null embedding."""
