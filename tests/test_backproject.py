@@ -155,3 +155,16 @@ def test_malformed_fields_raise_input_error(table, bad):
 def test_unknown_method_raises_input_error(table):
     with pytest.raises(InputError, match="method"):
         backproject(np.ones((3, 4, 4)), table, method="hough")
+
+
+def test_raw_design_uses_the_mixture_means(table):
+    from matdesign.backproject import raw_design
+
+    mid = (_props(table[0]) + _props(table[1])) / 2
+    mask = voxelize(np.array([[0.5, 0.5]]), 0.2, 32)
+    fields = np.where(mask[None], _props(table[-1])[:, None, None], mid[:, None, None])
+    design = backproject(fields, table)
+    raw = raw_design(design)
+    np.testing.assert_allclose(_props(raw.matrix), mid, rtol=1e-9)
+    np.testing.assert_allclose(_props(raw.particle), _props(table[-1]), rtol=1e-9)
+    assert (raw.diameter, raw.volume_fraction) == (design.diameter, design.volume_fraction)

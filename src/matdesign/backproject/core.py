@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from matdesign.backproject.mixture import fit_mixture
 from matdesign.backproject.particles import METHODS, choose_particle_phase
 from matdesign.errors import InputError
+from matdesign.materials import Material
 from matdesign.microstructure import Design
 
 #: Densest packing of equal discs / balls: a particle phase above it cannot be particles.
@@ -78,6 +80,13 @@ def backproject(fields, table, *, normalization=None, rng=None, method: str = "e
         valid=not any(f in flags for f in ("no_particles", "all_particle")),
     )
     return Design(table[int(rows[0])], table[int(rows[1])], float(diameter), vf, diag)
+
+
+def raw_design(design: Design) -> Design:
+    """``design`` with its mixture means as materials, skipping the nearest-material lookup (the
+    paper's "no closest material" evaluation, Table 4); names are "GMM matrix"/"GMM particle"."""
+    (m, p) = design.diagnostics["gmm_means"]
+    return replace(design, matrix=Material("GMM matrix", *m), particle=Material("GMM particle", *p))
 
 
 def _as_fields(fields) -> np.ndarray:
