@@ -19,22 +19,27 @@ from matdesign.fem.pcg import pcg
 
 
 class PCGBackend:
-    """Matrix-free PCG with a geometric-multigrid V-cycle preconditioner (torch, CPU or GPU)."""
+    """Matrix-free PCG with a geometric-multigrid V-cycle preconditioner (torch, CPU or GPU).
+
+    CG runs in the grid's dtype; the V-cycle runs in float32 (a preconditioner needs no more), which
+    halves its memory traffic at unchanged iteration counts.
+    """
 
     name = "pcg"
 
     def __init__(self, grid: VoxelGrid, tol: float, maxiter: int):
         self.grid, self.tol, self.maxiter = grid, tol, maxiter
+        self.grid32 = grid if grid.dtype == torch.float32 else VoxelGrid(grid.dim, grid.n, grid.device, torch.float32)
 
     def solve(self, lam, mu, u_aff, x0=None):
         g = self.grid
         lam, mu = lam[:, None], mu[:, None]
         u_bnd = u_aff * (1.0 - g.interior)
         b = -g.apply_lame(u_bnd, lam, mu) * g.interior
-        precond = MultigridPreconditioner(g, lam, mu)
-        x, info = pcg(lambda v: g.apply_lame(v, lam, mu) * g.interior, b, precond, x0,
+        mg = MultigridPreconditioner(self.grid32, lam.float(), mu.float())
+        x, info = pcg(lambda v: g.apply_lame(v, lam, mu) * g.interior, b, lambda r: mg(r.float()).to(g.dtype), x0,
                       tol=self.tol, maxiter=self.maxiter, field_dims=g.dim + 1)
-        info["levels"] = len(precond.grids)
+        info["levels"] = len(mg.grids)
         return g.gather(u_bnd + x), info, x
 
 

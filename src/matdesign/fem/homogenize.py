@@ -11,6 +11,7 @@ See docs/physics.md.
 from __future__ import annotations
 
 import time
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -53,7 +54,7 @@ class Homogenizer:
     """
 
     def __init__(self, dim: int, size: int, *, device="cpu", dtype=torch.float64, solver: str = "auto",
-                 tol: float = 1e-10, maxiter: int = 2000, warm_start: bool = True):
+                 tol: float = 1e-10, maxiter: int = 1000, warm_start: bool = True):
         if dim not in (2, 3):
             raise InputError(f"dim={dim!r}: must be 2 or 3")
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
@@ -86,6 +87,9 @@ class Homogenizer:
         if self.warm_start and state is not None:
             self._state[case] = state.detach()
         its = info.get("iterations")
+        if not info.get("converged", True):
+            warnings.warn(f"PCG did not reach tol={self.backend.tol:g} in {self.backend.maxiter} iterations "
+                          f"(worst relative residual {float(info['residual'].max()):.2e})", RuntimeWarning)
         self.last_info = {
             "solver": self.solver,
             "iterations": None if its is None else its.reshape(len(lam), -1).max(1).values.cpu().numpy(),
@@ -184,7 +188,7 @@ def _prepare(E, nu, dim, solver, tol, maxiter, dtype):
     return hom, E, nu, was_numpy
 
 
-def bulk_modulus(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10, maxiter: int = 2000,
+def bulk_modulus(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10, maxiter: int = 1000,
                  dtype: torch.dtype = torch.float64):
     """Effective bulk modulus K [GPa] of voxel fields E [GPa], ν of shape (..., *grid) → (...).
 
@@ -197,7 +201,7 @@ def bulk_modulus(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10, m
     return hom._bulk(E, nu, was_numpy)
 
 
-def effective_stiffness(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10, maxiter: int = 2000,
+def effective_stiffness(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10, maxiter: int = 1000,
                         dtype: torch.dtype = torch.float64):
     """Effective Voigt stiffness [GPa] (..., 3, 3) (2D plane stress) or (..., 6, 6); see :class:`Homogenizer`."""
     hom, E, nu, was_numpy = _prepare(E, nu, dim, solver, tol, maxiter, dtype)

@@ -5,8 +5,9 @@ interpolation ``P`` and ``R = Pᵀ``. Coarse operators are Galerkin, ``A_c = P�
 element: each coarse voxel holds ``2**dim`` fine voxels, and on it ``P`` is the coarse element's own
 shape-function interpolation ``Q_s`` (s = sub-voxel), so ``K_C = Σ_s Q_sᵀ K_s Q_s``. Coefficient jumps
 (E contrast 1e4 and more) therefore stay visible on every level. The coarsest level is solved
-exactly (batched dense Cholesky). Smoother: damped Jacobi, same sweeps before and after the coarse
-correction, so the V-cycle is a symmetric positive definite preconditioner.
+exactly (batched dense Cholesky). Smoother: Jacobi damped by ``damping / ρ(D⁻¹A)`` (ρ estimated per
+level and sample by power iteration, so near-incompressible phases cannot make it diverge), same
+sweeps before and after the coarse correction, so the V-cycle is a symmetric positive definite preconditioner.
 """
 
 from __future__ import annotations
@@ -74,9 +75,8 @@ class MultigridPreconditioner:
     """
 
     def __init__(self, grid: VoxelGrid, lam: torch.Tensor, mu: torch.Tensor, *, coarsest: int = 4,
-                 sweeps: int = 2, omega: float | None = None):
+                 sweeps: int = 2, damping: float = 4.0 / 3.0, power_steps: int = 10):
         self.dim, self.sweeps = grid.dim, sweeps
-        self.omega = omega if omega is not None else (0.6 if grid.dim == 3 else 0.7)
         dev, dt = grid.device, grid.dtype
         Q = torch.tensor(_sub_interpolation(grid.dim), device=dev, dtype=dt)
         self.grids, self.ops, self.inv_diag = [grid], [("lame", lam, mu)], []
@@ -97,6 +97,23 @@ class MultigridPreconditioner:
             self.ops.append(("dense", Ke))
             self.inv_diag.append(self._inverse(g.diag_dense(Ke), g))
         self._coarse_factor(self.grids[-1], self.ops[-1])
+        for level in range(len(self.grids) - 1):  # Jacobi weight damping / ρ(D⁻¹A), per sample
+            rho = self._spectral_radius(level, lam.shape[:-1], power_steps)
+            self.inv_diag[level] = self.inv_diag[level] * (damping / rho)
+
+    def _spectral_radius(self, level: int, lead, steps: int) -> torch.Tensor:
+        """Upper estimate (×1.1) of ρ(D⁻¹A) on ``level`` by power iteration, shape (*lead, 1, ..., 1)."""
+        g, Dinv = self.grids[level], self.inv_diag[level]
+        gen = torch.Generator(device=g.device).manual_seed(0)
+        v = torch.rand(*lead, g.dim, *g.node_shape, generator=gen, device=g.device, dtype=g.dtype) * g.interior
+        dims = tuple(range(-g.dim - 1, 0))
+        for _ in range(steps):
+            v = Dinv * self._apply(level, v)
+            v = v / torch.sqrt((v * v).sum(dims, keepdim=True))
+        Av = self._apply(level, v)
+        vDv = torch.where(Dinv > 0, v * v / torch.where(Dinv > 0, Dinv, 1.0), 0.0)
+        rho = (v * Av).sum(dims, keepdim=True) / vDv.sum(dims, keepdim=True)
+        return 1.1 * rho
 
     @staticmethod
     def _inverse(diag: torch.Tensor, grid: VoxelGrid) -> torch.Tensor:
@@ -138,14 +155,14 @@ class MultigridPreconditioner:
     def _vcycle(self, level: int, r: torch.Tensor) -> torch.Tensor:
         if level == len(self.grids) - 1:
             return self._coarse_solve(r)
-        w, Dinv = self.omega, self.inv_diag[level]
-        x = w * Dinv * r
+        Dinv = self.inv_diag[level]
+        x = Dinv * r
         for _ in range(self.sweeps - 1):
-            x = x + w * Dinv * (r - self._apply(level, x))
+            x = x + Dinv * (r - self._apply(level, x))
         rc = restrict(r - self._apply(level, x), self.dim) * self.grids[level + 1].interior
         x = x + prolong(self._vcycle(level + 1, rc), self.dim)
         for _ in range(self.sweeps):
-            x = x + w * Dinv * (r - self._apply(level, x))
+            x = x + Dinv * (r - self._apply(level, x))
         return x
 
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
