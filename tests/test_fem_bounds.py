@@ -48,7 +48,7 @@ def check_bounds(dim, size, count, seed, solver="auto"):
 
 
 def test_voigt_reuss_bounds_3d():
-    check_bounds(3, 12, 200, seed=1)
+    check_bounds(3, 10, 200, seed=1)
 
 
 def test_voigt_reuss_bounds_2d_plane_stress():

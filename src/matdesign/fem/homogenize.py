@@ -42,6 +42,15 @@ def unit_strains(dim: int, case: str) -> torch.Tensor:
     return eps
 
 
+def _default_chunk(solver: str, grid: VoxelGrid) -> int:
+    """Samples per solve: all at once on GPU; on CPU small chunks that stay cache- and memory-friendly."""
+    if grid.device.type != "cpu":
+        return 1 << 30
+    if solver == "pcg":
+        return max(1, 2**15 // grid.n_el)  # 1 sample at 32³, 8 at 64² or 16³, 18 at 12³
+    return 8
+
+
 class Homogenizer:
     """Batched, reusable homogenization solver for one grid (``size**dim`` voxels).
 
@@ -49,12 +58,13 @@ class Homogenizer:
     (matrix-free multigrid-preconditioned CG, warm-started; default otherwise) or ``"scipy"``
     (SuperLU reference, CPU). ``tol`` is PCG's relative residual (float64: 1e-10 is reachable; use
     ≥ 1e-6 with ``dtype=torch.float32``). ``warm_start``: PCG starts from the previous solution when
-    the batch shape is unchanged (consecutive guidance steps). After each call ``last_info`` holds
+    the batch shape is unchanged (consecutive guidance steps). ``chunk``: samples per solve (default:
+    whole batch on GPU; a few on CPU). After each call ``last_info`` holds
     ``solver``, ``iterations`` (per sample, PCG) , ``residual``, ``seconds``, ``warm_started``.
     """
 
     def __init__(self, dim: int, size: int, *, device="cpu", dtype=torch.float64, solver: str = "auto",
-                 tol: float = 1e-10, maxiter: int = 1000, warm_start: bool = True):
+                 tol: float = 1e-10, maxiter: int = 1000, warm_start: bool = True, chunk: int | None = None):
         if dim not in (2, 3):
             raise InputError(f"dim={dim!r}: must be 2 or 3")
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
@@ -73,33 +83,48 @@ class Homogenizer:
         else:
             self.backend = ScipyBackend(self.grid)
         self.warm_start = warm_start
+        self.chunk = chunk or _default_chunk(self.solver, self.grid)
         self._state: dict[str, torch.Tensor] = {}
         self._affine = {c: self.grid.affine(unit_strains(dim, c)) for c in ("bulk", "voigt")}
         self.last_info: dict = {}
 
     def _solve(self, lam: torch.Tensor, mu: torch.Tensor, case: str) -> torch.Tensor:
-        """Element dofs (B, R, ne, n_el) for Lamé fields (B, n_el) and load set ``case``."""
+        """Element dofs (B, R, ne, n_el) for Lamé fields (B, n_el) and load set ``case``.
+
+        The batch is solved in chunks of ``self.chunk`` samples (so that a slow PCG sample does not
+        hold the others back on CPU, and memory stays bounded).
+        """
         x0 = self._state.get(case) if self.warm_start else None
         if x0 is not None and x0.shape[0] != lam.shape[0]:
             x0 = None
         tic = time.perf_counter()
-        ue, info, state = self.backend.solve(lam, mu, self._affine[case], x0)
-        if self.warm_start and state is not None:
-            self._state[case] = state.detach()
-        its = info.get("iterations")
-        if not info.get("converged", True):
+        parts, infos, states = [], [], []
+        for lo in range(0, len(lam), self.chunk):
+            sl = slice(lo, lo + self.chunk)
+            ue, info, state = self.backend.solve(lam[sl], mu[sl], self._affine[case], None if x0 is None else x0[sl])
+            parts.append(ue)
+            infos.append(info)
+            states.append(state)
+        if self.warm_start and states[0] is not None:
+            self._state[case] = torch.cat(states).detach()
+        converged = all(i.get("converged", True) for i in infos)
+        its = res = None
+        if "iterations" in infos[0]:
+            its = torch.cat([i["iterations"].reshape(i["iterations"].shape[0], -1).amax(1) for i in infos]).cpu().numpy()
+            res = torch.cat([i["residual"].reshape(i["residual"].shape[0], -1).amax(1) for i in infos]).cpu().numpy()
+        if not converged:
             warnings.warn(f"PCG did not reach tol={self.backend.tol:g} in {self.backend.maxiter} iterations "
-                          f"(worst relative residual {float(info['residual'].max()):.2e})", RuntimeWarning)
+                          f"(worst relative residual {res.max():.2e})", RuntimeWarning)
         self.last_info = {
             "solver": self.solver,
-            "iterations": None if its is None else its.reshape(len(lam), -1).max(1).values.cpu().numpy(),
-            "residual": None if its is None else info["residual"].reshape(len(lam), -1).max(1).values.cpu().numpy(),
-            "converged": info.get("converged", True),
+            "iterations": its,
+            "residual": res,
+            "converged": converged,
             "seconds": time.perf_counter() - tic,
             "warm_started": x0 is not None,
             "batch": int(lam.shape[0]),
         }
-        return ue
+        return torch.cat(parts)
 
     def _lame(self, E: torch.Tensor, nu: torch.Tensor):
         g = self.grid
