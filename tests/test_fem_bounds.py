@@ -37,7 +37,7 @@ def random_two_phase(rng, dim, size, count):
 def check_bounds(dim, size, count, seed, solver="auto"):
     rng = np.random.default_rng(seed)
     E, nu, phases, fractions = random_two_phase(rng, dim, size, count)
-    K = Homogenizer(dim, size, solver=solver).bulk_modulus(E, nu)
+    K = Homogenizer(dim, size, solver=solver, tol=1e-8).bulk_modulus(E, nu)
     K_phase = bulk_from_young(phases[..., 0], phases[..., 1], dim)  # 2D: plane-stress E/(2(1−ν))
     reuss, voigt = voigt_reuss_bounds(K_phase, fractions)
     slack = 1e-9 * voigt

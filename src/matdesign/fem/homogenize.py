@@ -48,7 +48,7 @@ def _default_chunk(solver: str, grid: VoxelGrid) -> int:
         return 1 << 30
     if solver == "pcg":
         return max(1, 2**15 // grid.n_el)  # 1 sample at 32³, 8 at 64² or 16³, 18 at 12³
-    return 8
+    return 1 if solver == "condense" else 8  # condensation is memory-bound: one sample at a time
 
 
 class Homogenizer:
