@@ -158,3 +158,13 @@ def test_homogenizer_rejects_wrong_size_and_options():
         Homogenizer(2, 8, solver="magic")
     with pytest.raises(InputError, match="solver"):
         bulk_modulus(np.ones((4, 4)), np.full((4, 4), 0.3), dim=2, solver="magic")
+
+
+def test_pcg_on_odd_grid_without_coarse_solve():
+    """n = 55 cannot be coarsened and is too large for the exact bottom solve: smoothing-only bottom."""
+    rng = np.random.default_rng(8)
+    E, nu, _ = two_phase(rng, 2, 55, 1)
+    hom = Homogenizer(2, 55, solver="pcg", tol=1e-9)
+    K = hom.bulk_modulus(E, nu)
+    assert hom.last_info["converged"]
+    np.testing.assert_allclose(K, bulk_modulus(E, nu, dim=2, solver="scipy"), rtol=1e-8)

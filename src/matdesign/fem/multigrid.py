@@ -21,6 +21,10 @@ from matdesign.fem.elements import corner_offsets, shape_values
 from matdesign.fem.grid import VoxelGrid
 
 
+MAX_COARSE_DOFS = 6000
+"""Largest coarsest level (all dofs) solved exactly; beyond it the bottom level is only smoothed."""
+
+
 def _axis_slice(ndim: int, ax: int, sl: slice) -> tuple:
     return (slice(None),) * ax + (sl,) + (slice(None),) * (ndim - ax - 1)
 
@@ -97,7 +101,8 @@ class MultigridPreconditioner:
             self.ops.append(("dense", Ke))
             self.inv_diag.append(self._inverse(g.diag_dense(Ke), g))
         self._coarse_factor(self.grids[-1], self.ops[-1])
-        for level in range(len(self.grids) - 1):  # Jacobi weight damping / ρ(D⁻¹A), per sample
+        smoothed = len(self.grids) - (0 if self.chol is None else 1)
+        for level in range(smoothed):  # Jacobi weight damping / ρ(D⁻¹A), per sample
             rho = self._spectral_radius(level, lam.shape[:-1], power_steps)
             self.inv_diag[level] = self.inv_diag[level] * (damping / rho)
 
@@ -128,14 +133,14 @@ class MultigridPreconditioner:
     def _coarse_factor(self, grid: VoxelGrid, op) -> None:
         """Dense interior matrix of the coarsest level and its Cholesky factor."""
         if op[0] == "lame":
-            n_el = grid.n_el
             Ke = op[1][..., None, None] * grid.K_lam + op[2][..., None, None] * grid.K_mu
         else:
             Ke = op[1]
         n_dof = grid.dim * int(np.prod(grid.node_shape))
-        eye = torch.eye(n_dof, device=grid.device, dtype=grid.dtype).reshape(n_dof, grid.dim, *grid.node_shape)
-        cols = grid.gather(eye)  # (n_dof, ne, n_el): element dofs of each unit vector
-        idx = cols.argmax(0)  # (ne, n_el) global dof of each element dof
+        if n_dof > MAX_COARSE_DOFS:  # e.g. odd n: no exact coarse solve, smoothing only
+            self.chol = None
+            return
+        idx = grid.gather(torch.arange(n_dof, device=grid.device).reshape(grid.dim, *grid.node_shape))
         A = Ke.new_zeros(*Ke.shape[:-3], n_dof * n_dof)
         flat = (idx.T[:, :, None] * n_dof + idx.T[:, None, :]).reshape(-1)
         A.index_add_(-1, flat, Ke.reshape(*Ke.shape[:-3], -1))
@@ -153,12 +158,15 @@ class MultigridPreconditioner:
         return out.reshape(r.shape)
 
     def _vcycle(self, level: int, r: torch.Tensor) -> torch.Tensor:
-        if level == len(self.grids) - 1:
+        bottom = level == len(self.grids) - 1
+        if bottom and self.chol is not None:
             return self._coarse_solve(r)
         Dinv = self.inv_diag[level]
         x = Dinv * r
-        for _ in range(self.sweeps - 1):
+        for _ in range(self.sweeps - 1 + (2 * self.sweeps if bottom else 0)):
             x = x + Dinv * (r - self._apply(level, x))
+        if bottom:
+            return x
         rc = restrict(r - self._apply(level, x), self.dim) * self.grids[level + 1].interior
         x = x + prolong(self._vcycle(level + 1, rc), self.dim)
         for _ in range(self.sweeps):
