@@ -33,10 +33,14 @@ def generate(
 
     if workers is not None and scheduler is not None:
         raise InputError("pass either --workers or --scheduler, not both")
-    path = generate_dataset(
-        out, dim=dim, size=size, n=n, seed=seed, materials=materials, workers=workers, scheduler=scheduler,
-        resume=resume, overwrite=overwrite, chunk=chunk, command=shlex.join(["matdesign", *sys.argv[1:]]),
-    )
+    try:
+        path = generate_dataset(
+            out, dim=dim, size=size, n=n, seed=seed, materials=materials, workers=workers, scheduler=scheduler,
+            resume=resume, overwrite=overwrite, chunk=chunk, command=shlex.join(["matdesign", *sys.argv[1:]]),
+        )
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished blocks are kept in {out}/parts; continue with --resume", err=True)
+        raise typer.Exit(130) from None
     typer.echo(f"wrote {path}")
 
 
@@ -54,7 +58,7 @@ def stats(
     c = s["chunks"]
     typer.echo(f"samples: {s['n']}   K range [{s['K_min']:.4g}, {s['K_max']:.4g}] GPa")
     typer.echo("K percentiles [GPa]: " + "  ".join(f"p{k}={v:.4g}" for k, v in p.items()))
-    typer.echo("targets K* [GPa]: " + "  ".join(f"{t:.1f}" for t in s["targets"]))
+    typer.echo("targets K* [GPa]: " + "  ".join(f"{t:.4g}" for t in s["targets"]))
     typer.echo(f"chunk coverage: matrix {c['matrix']}/{c['nonempty']}, particle {c['particle']}/{c['nonempty']}, "
                f"either {c['either']}/{c['nonempty']}")
     if plot is not None:
