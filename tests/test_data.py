@@ -208,6 +208,9 @@ def test_bad_inputs(tmp_path, reference, capsys):
     assert (out / "dataset.h5").read_bytes() == before
     with pytest.raises(InputError, match="no store"):
         FieldDataset(tmp_path / "missing")
+    (tmp_path / "orphan" / "parts").mkdir(parents=True)
+    with pytest.raises(InputError, match="no progress.json"):
+        generate_dataset(tmp_path / "orphan", resume=True, **ARGS)
 
 
 def test_overwrite_replaces(tmp_path, reference):

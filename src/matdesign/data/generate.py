@@ -91,8 +91,7 @@ def _check_resume(recorded: dict, config: dict, where: Path) -> None:
 def _clean(out: Path) -> None:
     """Remove this package's files from ``out`` (store, progress record, parts); nothing else."""
     (out / STORE_NAME).unlink(missing_ok=True)
-    (out / PROGRESS_NAME).unlink(missing_ok=True)
-    shutil.rmtree(out / PARTS_NAME, ignore_errors=True)
+    _clean_progress(out)
 
 
 def generate_dataset(
@@ -130,6 +129,8 @@ def generate_dataset(
     if existing and not (resume or overwrite):
         raise InputError(f"out: {out} already holds a dataset; pass --resume to continue it or --overwrite to replace it")
     if existing and resume:
+        if not (store.exists() or record.exists()):
+            raise InputError(f"resume: {out} has parts but no {PROGRESS_NAME}; pass --overwrite to start again")
         meta = read_meta(store) if store.exists() else json.loads(record.read_text(encoding="utf-8"))
         _check_resume(meta, config, store if store.exists() else record)
         if store.exists():
@@ -147,7 +148,7 @@ def generate_dataset(
     common = {"table": table, "seed": seed, "dim": dim, "size": size}
     run_blocks(make_block, blocks, parts, common=common, workers=workers, scheduler=scheduler,
                max_blocks=max_blocks, progress=progress, desc=f"{out.name} {dim}D {size}", unit="sample")
-    if finished_blocks(parts) < set(range(len(blocks))):
+    if not set(range(len(blocks))) <= finished_blocks(parts):
         return None
     write_store(store, (read_part(part_path(parts, b)) for b in range(len(blocks))), n, meta)
     _clean_progress(out)
