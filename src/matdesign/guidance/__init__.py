@@ -8,7 +8,7 @@ from matdesign.guidance.objectives import (
     TargetBulkModulus,
     WeightedSum,
 )
-from matdesign.guidance.sampler import GuidanceConfig, SampleResult, guided_sample, predict_x0
+from matdesign.guidance.sampler import GuidanceConfig, SampleResult, guided_sample
 
 __all__ = [
     "DensityBound",
@@ -20,5 +20,4 @@ __all__ = [
     "TargetBulkModulus",
     "WeightedSum",
     "guided_sample",
-    "predict_x0",
 ]

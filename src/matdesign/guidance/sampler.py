@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from matdesign.diffusion.sampling import x0_from_v
 from matdesign.errors import InputError
 from matdesign.guidance.objectives import EffectiveProperties, Objective
 from matdesign.guidance.projection import project_to_materials
@@ -57,13 +58,8 @@ class SampleResult:
     fem_seconds: float = 0.0
 
 
-def predict_x0(x_t: torch.Tensor, v: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
-    """x̂₀ from the v-prediction: x̂₀ = √ᾱ·x_t − √(1−ᾱ)·v (Salimans & Ho 2022)."""
-    return alpha_bar.sqrt() * x_t - (1.0 - alpha_bar).sqrt() * v
-
-
 def v_from_x0(x_t: torch.Tensor, x0: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
-    """The v that makes ``predict_x0`` return ``x0``: v = (√ᾱ·x_t − x̂₀) / √(1−ᾱ)."""
+    """The v that makes ``x0_from_v`` return ``x0``: v = (√ᾱ·x_t − x̂₀) / √(1−ᾱ)."""
     return (alpha_bar.sqrt() * x_t - x0) / (1.0 - alpha_bar).sqrt()
 
 
@@ -83,7 +79,7 @@ def guidance_gradient(unet, x_t, t_batch, alpha_bar, normalization, objective, s
     x_in = x_t.detach().requires_grad_(True)
     with torch.enable_grad():
         v = unet(x_in, t_batch)
-        x0 = predict_x0(x_in, v, alpha_bar).clamp(-1.0, 1.0)
+        x0 = x0_from_v(x_in, v, alpha_bar).clamp(-1.0, 1.0)
         tic = time.perf_counter()
         fields = normalization.denormalize(x0, axis=1)
         loss = objective(EffectiveProperties(fields, x_t.ndim - 2, solver))
@@ -146,7 +142,7 @@ def guided_sample(
         else:
             with torch.no_grad():
                 v = unet(x, t_batch)
-                x0 = predict_x0(x, v, ab).clamp(-1.0, 1.0)
+                x0 = x0_from_v(x, v, ab).clamp(-1.0, 1.0)
             grad = None
             unet_s += time.perf_counter() - tic
         if project_step:
