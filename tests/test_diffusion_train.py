@@ -20,13 +20,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 NORM = Normalization([[1.0, 400.0], [0.1, 0.45], [1.0, 20.0]])
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions are overhead-bound: one thread is fastest and immune to a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def disk_fields(n: int, size: int, dim: int = 2, seed: int = 0) -> torch.Tensor:
