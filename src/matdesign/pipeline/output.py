@@ -124,7 +124,7 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
     rows = summary_rows(result, top)
     summary = (f"Target K* = {result.target_K:g} GPa, {result.dim}D {result.size}^{result.dim} grid, "
                f"{result.settings['samples']} samples, {result.settings['steps']} steps, "
-               f"total {sum(v for k, v in result.seconds.items() if k != 'sampling_fem'):.1f} s")
+               f"total {result.total_seconds:.1f} s")
     write_report(out / "report.html", title="matdesign design report", summary=summary, rows=rows,
                  designs=images, figures=[("K of the designs and the arrangements of the top designs",
                                            _k_distribution_png(result, top))],
@@ -147,11 +147,12 @@ def _csv(records: list[dict]) -> str:
     return buf.getvalue()
 
 
-def print_result(result: DesignResult, top: int = 5, file=sys.stdout) -> None:
-    """The readable summary printed by the CLI."""
+def print_result(result: DesignResult, top: int = 5, file=None) -> None:
+    """The readable summary printed by the CLI (to ``file``, default the current ``sys.stdout``)."""
+    file = sys.stdout if file is None else file
     print(f"\nTop {min(top, len(result.candidates))} designs for K* = {result.target_K:g} GPa "
           f"({result.dim}D, refined={result.settings['refine']}, ranked by {result.settings['rank']}):\n", file=file)
     print(format_table(summary_rows(result, top)), file=file)
-    total = sum(v for k, v in result.seconds.items() if k != "sampling_fem")
+    total = result.total_seconds
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     print(f"\ntotal {total:.1f} s ({parts})", file=file)
