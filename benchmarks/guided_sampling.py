@@ -12,10 +12,8 @@ import time
 
 import torch
 
-from matdesign.diffusion import make_sampling_scheduler
-from matdesign.fem import Homogenizer
-from matdesign.guidance import GuidanceConfig, TargetBulkModulus, guided_sample
-from matdesign.pipeline.design import load_model
+from matdesign.guidance import GuidanceConfig, TargetBulkModulus
+from matdesign.pipeline.design import load_model, sample_with_model
 
 
 def main() -> None:
@@ -26,12 +24,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     model = load_model(None, 2, args.device)
-    hom = Homogenizer(2, model.grid[0], device=args.device)
     tic = time.perf_counter()
-    res = guided_sample(model, make_sampling_scheduler(model.config), model.normalization,
-                        TargetBulkModulus(args.target, relative=True), shape=(args.batch, 3, *model.grid),
-                        config=GuidanceConfig(steps=args.steps), generator=torch.Generator().manual_seed(0),
-                        device=args.device, solver=hom.bulk_modulus, progress=False)
+    res = sample_with_model(model, TargetBulkModulus(args.target, relative=True), samples=args.batch,
+                            config=GuidanceConfig(steps=args.steps), seed=0, device=args.device, progress=False)
     total = time.perf_counter() - tic
     cpu = platform.processor() or platform.machine()
     print(f"device {args.device} ({cpu}, {torch.get_num_threads()} threads); batch {args.batch}, {args.steps} steps, 2D 64x64")

@@ -42,6 +42,18 @@ def load_model(model: str | Path | None, dim: int, device: str):
     return DiffusionModel.load(path, device, dim=dim).eval()
 
 
+def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, seed: int = 0,
+                      device: str = "cpu", progress: bool = True):
+    """Guided samples (normalized, (samples, 3, *grid)) of a loaded model with a warm-started batched FEM."""
+    from matdesign.diffusion import make_sampling_scheduler
+
+    hom = Homogenizer(net.dim, net.grid[0], device=device)
+    return guided_sample(net, make_sampling_scheduler(net.config), net.normalization, objective,
+                         shape=(int(samples), 3, *net.grid), config=config,
+                         generator=torch.Generator().manual_seed(int(seed)), device=device,
+                         solver=hom.bulk_modulus, progress=progress)
+
+
 def reachable_range(table: MaterialTable, dim: int) -> tuple[float, float]:
     """[min, max] of the phases' bulk moduli [GPa]: every two-phase composite of the table lies inside
     (its K is between the Reuss and Voigt bounds, which lie between the phase moduli)."""
@@ -111,6 +123,11 @@ class DesignResult:
         v = c.final_verification if refined else c.verification
         return abs(v.K - self.target_K) / self.target_K if v.ok else math.nan
 
+    @property
+    def total_seconds(self) -> float:
+        """Wall time of all stages (``sampling_fem`` is a part of ``sampling``, not added again)."""
+        return sum(v for k, v in self.seconds.items() if k != "sampling_fem")
+
     def top(self, n: int = 5) -> list[Candidate]:
         return self.candidates[:n]
 
@@ -174,13 +191,7 @@ def design(
     if density_weight:
         J = J + DensityPenalty(density_weight)
     config = GuidanceConfig(steps=steps, **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
-    from matdesign.diffusion import make_sampling_scheduler
-
-    hom = Homogenizer(dim, size, device=device)
-    gen = torch.Generator().manual_seed(int(seed))
-    res = guided_sample(net, make_sampling_scheduler(net.config), net.normalization, J,
-                        shape=(int(samples), 3, *net.grid), config=config, generator=gen, device=device,
-                        solver=hom.bulk_modulus, progress=progress)
+    res = sample_with_model(net, J, samples=samples, config=config, seed=seed, device=device, progress=progress)
     fields = net.normalization.denormalize(res.x0.double().cpu(), axis=1).numpy()
     seconds["sampling"] = time.perf_counter() - tic
     seconds["sampling_fem"] = res.fem_seconds
