@@ -16,6 +16,8 @@ def train(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many total steps (schedule unchanged)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda (bf16 autocast on cuda)."),
     workers: int = typer.Option(0, "--workers", help="DataLoader worker processes (0: load in the training process)."),
+    in_memory: bool = typer.Option(False, "--in-memory", help="Read the whole dataset into memory first (fast on GPU)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Checkpoint and stop after this many seconds."),
 ) -> None:
     """Train the denoising UNet (paper section 6.2); checkpoints are resumable with --resume."""
     from matdesign.data import FieldDataset
@@ -23,8 +25,8 @@ def train(
     from matdesign.diffusion import train as run_training
 
     cfg = load_config(config)
-    model = run_training(cfg, FieldDataset(data), out, resume=resume, device=device, max_steps=max_steps,
-                         num_workers=workers)
+    model = run_training(cfg, FieldDataset(data, in_memory=in_memory), out, resume=resume, device=device,
+                         max_steps=max_steps, num_workers=workers, time_limit=time_limit)
     typer.echo(f"trained {model.step} steps; model in {out}")
 
 

@@ -24,7 +24,7 @@ from matdesign.errors import InputError
 PROGRESS_NAME = "progress.json"
 PARTS_NAME = "parts"
 #: Configuration fields a resumed run must share with the run it continues.
-CONFIG_KEYS = ("dim", "size", "n", "seed", "chunk", "material_sha256")
+CONFIG_KEYS = ("dim", "size", "n", "seed", "chunk", "material_sha256", "labels")
 
 
 def load_table(materials: str | Path | None):
@@ -80,7 +80,7 @@ def _meta(table, config: dict, materials, command: str) -> dict:
 def _check_resume(recorded: dict, config: dict, where: Path) -> None:
     """InputError naming the first configuration field where a resume differs from the recorded run."""
     for key in CONFIG_KEYS:
-        if recorded.get(key) != config[key]:
+        if recorded.get(key, True if key == "labels" else None) != config[key]:  # stores before `labels` had them
             what = "material table (sha256)" if key == "material_sha256" else key
             raise InputError(
                 f"resume: {what} is {config[key]!r} but {where} was made with {recorded.get(key)!r}; "
@@ -110,17 +110,19 @@ def generate_dataset(
     max_blocks: int | None = None,
     progress: bool = True,
     command: str | None = None,
+    labels: bool = True,
 ) -> Path | None:
     """Generate ``n`` labelled samples into the directory ``out``; return the store path.
 
     Sample ``i`` depends only on ``(seed, i)``, the material table and ``dim``/``size``, so the
     result is bit-identical for any ``workers``/``scheduler``. ``max_blocks`` stops after that many
     new blocks and returns None (the run can be resumed). Bad options raise InputError before
-    anything on disk is touched.
+    anything on disk is touched. ``labels=False`` stores the fields without FEM labels (K, C = NaN).
     """
     _check_args(dim, size, n, seed, chunk, resume, overwrite)
     table = load_table(materials)
-    config = {"dim": dim, "size": size, "n": n, "seed": seed, "chunk": chunk, "material_sha256": table.sha256()}
+    config = {"dim": dim, "size": size, "n": n, "seed": seed, "chunk": chunk, "material_sha256": table.sha256(),
+              "labels": bool(labels)}
     out = Path(out)
     store, record = out / STORE_NAME, out / PROGRESS_NAME
     if out.exists() and not out.is_dir():
@@ -145,7 +147,7 @@ def generate_dataset(
 
     parts = out / PARTS_NAME
     blocks = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
-    common = {"table": table, "seed": seed, "dim": dim, "size": size}
+    common = {"table": table, "seed": seed, "dim": dim, "size": size, "labels": bool(labels)}
     run_blocks(make_block, blocks, parts, common=common, workers=workers, scheduler=scheduler,
                max_blocks=max_blocks, progress=progress, desc=f"{out.name} {dim}D {size}", unit="sample")
     if not set(range(len(blocks))) <= finished_blocks(parts):

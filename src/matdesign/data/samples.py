@@ -37,13 +37,30 @@ def label(fields: np.ndarray, dim: int) -> dict[str, np.ndarray]:
     }
 
 
-def make_block(indices: Sequence[int], *, table, seed: int, dim: int, size: int) -> dict[str, np.ndarray]:
-    """All per-sample arrays of the store (see :mod:`.store`) for the samples ``indices``."""
+def no_labels(fields: np.ndarray, dim: int) -> dict[str, np.ndarray]:
+    """The labels of :func:`label` for a fields-only store: ``K`` and ``C`` NaN, ``rho_mean`` computed."""
+    from matdesign.fem import effective_density
+
+    n, v = len(fields), 3 if dim == 2 else 6
+    return {
+        "K": np.full(n, np.nan),
+        "C": np.full((n, v, v), np.nan),
+        "rho_mean": effective_density(fields[:, 2].astype(np.float64), dim=dim),
+    }
+
+
+def make_block(indices: Sequence[int], *, table, seed: int, dim: int, size: int,
+               labels: bool = True) -> dict[str, np.ndarray]:
+    """All per-sample arrays of the store (see :mod:`.store`) for the samples ``indices``.
+
+    ``labels=False`` skips the FEM (``K``/``C`` stored as NaN): a fields-only store for training an
+    unconditional model where labelling costs too much (3D on a small machine).
+    """
     designs, structures = zip(*(make_sample(table, seed, i, dim=dim, size=size) for i in indices))
     fields = np.stack([ms.fields for ms in structures]).astype(np.float32)
     return {
         "fields": fields,
-        **label(fields, dim),
+        **(label if labels else no_labels)(fields, dim),
         "matrix_index": np.array([d.diagnostics["matrix_index"] for d in designs], dtype=np.int32),
         "particle_index": np.array([d.diagnostics["particle_index"] for d in designs], dtype=np.int32),
         "matrix_name": np.array([d.matrix.name for d in designs], dtype=object),

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from matdesign.data.store import open_store, update_meta
+from matdesign.errors import InputError
 
 PERCENTILES = (1, 25, 50, 75, 99)
 
@@ -20,10 +21,17 @@ def targets_from_K(K: np.ndarray) -> np.ndarray:
     return np.linspace(lo, hi, 5)
 
 
+def _labels(K: np.ndarray, path) -> np.ndarray:
+    """``K`` unless the store has no FEM labels (made with ``--no-labels``): then InputError."""
+    if np.isnan(K).any():
+        raise InputError(f"{path} has no FEM labels (made with --no-labels); its K statistics are undefined")
+    return K
+
+
 def dataset_targets(path: str | os.PathLike) -> np.ndarray:
     """The five evaluation targets K* [GPa] of a dataset (the paper's protocol), shape (5,)."""
     with open_store(path) as f:
-        return targets_from_K(f["K"][()])
+        return targets_from_K(_labels(f["K"][()], path))
 
 
 def dataset_stats(path: str | os.PathLike) -> dict:
@@ -33,7 +41,7 @@ def dataset_stats(path: str | os.PathLike) -> dict:
     particle, and as either.
     """
     with open_store(path) as f:
-        K = f["K"][()]
+        K = _labels(f["K"][()], path)
         meta = json.loads(f.attrs["meta"])
         mat, par = f["matrix_index"][()], f["particle_index"][()]
     table = _table_of(meta)

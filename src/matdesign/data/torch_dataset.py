@@ -18,10 +18,12 @@ class FieldDataset(Dataset):
 
     ``x`` is normalized with the store's own ``normalization`` (the training table's bounds).
     The HDF5 file is opened lazily, once per process, so DataLoader workers each get their own
-    handle and nothing but the requested sample is read into memory.
+    handle and nothing but the requested sample is read into memory. ``in_memory=True`` instead
+    reads all normalized fields once into one float32 tensor (4·3·size^dim bytes per sample: 3.9 GB
+    for 10,000 3D 32³ samples), which keeps a GPU fed without loader workers.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, in_memory: bool = False):
         from matdesign.materials import Normalization
 
         self.path: Path = store_path(path)
@@ -32,6 +34,16 @@ class FieldDataset(Dataset):
         self.normalization = Normalization.from_dict(self.meta["normalization"])
         self._file = None
         self._pid = None
+        self._x = self._load_all() if in_memory else None
+
+    def _load_all(self, block: int = 256) -> torch.Tensor:
+        """All normalized fields (n, 3, *grid) float32, read block by block."""
+        fields = self._fields()
+        x = torch.empty((self._len, *fields.shape[1:]), dtype=torch.float32)
+        for s in range(0, self._len, block):
+            chunk = fields[s:s + block].astype(np.float32)
+            x[s:s + block] = torch.from_numpy(np.asarray(self.normalization.normalize(chunk, axis=1), dtype=np.float32))
+        return x
 
     def __len__(self) -> int:
         return self._len
@@ -44,6 +56,8 @@ class FieldDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         if not -self._len <= i < self._len:
             raise IndexError(f"index {i} out of range for {self._len} samples")
+        if self._x is not None:
+            return {"x": self._x[i], "K": torch.tensor(self.K[i])}
         x = self.normalization.normalize(self._fields()[i % self._len].astype(np.float32), axis=0)
         return {"x": torch.from_numpy(np.asarray(x, dtype=np.float32)), "K": torch.tensor(self.K[i])}
 

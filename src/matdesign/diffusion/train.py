@@ -135,13 +135,15 @@ def _dataset_info(dataset) -> dict:
 
 def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.PathLike, *, resume: bool = False,
           device: str | torch.device = "cpu", max_steps: int | None = None, num_workers: int = 0,
-          progress: bool = True) -> DiffusionModel:
+          time_limit: float | None = None, progress: bool = True) -> DiffusionModel:
     """Train a diffusion model on ``dataset`` and return it (EMA weights if enabled).
 
     config: :class:`Config`, its dict, or a YAML path; dataset: torch Dataset of dicts {"x": (3, *grid)
     float32 in [−1, 1], "K": scalar [GPa]} with attributes ``normalization`` and ``meta``;
     resume: continue from ``out_dir/train_state.safetensors`` (same config required);
-    max_steps: stop after this many total steps (the schedule still spans ``training.steps``).
+    max_steps: stop after this many total steps (the schedule still spans ``training.steps``);
+    time_limit: checkpoint and stop after the first step that ends this many seconds into the call
+    (for fixed-length jobs; ``resume`` continues exactly).
     """
     cfg = config if isinstance(config, Config) else (
         Config.from_dict(config) if isinstance(config, dict) else load_config(config))
@@ -170,6 +172,7 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
         step, elapsed, info = _restore(state_path, cfg, unet, optimizer, lr_scheduler, ema, noise_gen, grid)
     log = LossLog(out / LOG_NAME, keep_until=step if resume else None)
     stop = tc.steps if max_steps is None else min(int(max_steps), tc.steps)
+    deadline = None if time_limit is None else time.monotonic() + float(time_limit)
 
     def checkpoint(done: int) -> DiffusionModel:
         weights = ema.state_dict_for(unet) if ema is not None else unet.state_dict()
@@ -200,7 +203,8 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
     loss_sum, loss_count = torch.zeros((), device=device), 0
     batches = iter(loader)
     tic = time.perf_counter()
-    while step < stop:
+    last = False
+    while step < stop and not last:
         batch = next(batches)
         x0 = batch["x"].to(device=device, dtype=torch.float32)
         b = x0.shape[0]
@@ -229,7 +233,7 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
         loss_sum += loss.detach()
         loss_count += 1
         bar.update(1)
-        last = step == stop
+        last = step == stop or (deadline is not None and time.monotonic() >= deadline)
         if step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or last:
             now = time.perf_counter()
             elapsed, tic = elapsed + now - tic, now

@@ -36,9 +36,9 @@ class EMA:
     def update(self, module: torch.nn.Module) -> None:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for n, p in module.named_parameters():
-            if n in self.shadow:
-                self.shadow[n].lerp_(p.detach().float(), 1.0 - d)
+        pairs = [(self.shadow[n], p.detach().float()) for n, p in module.named_parameters() if n in self.shadow]
+        shadow, params = zip(*pairs)
+        torch._foreach_lerp_(list(shadow), list(params), 1.0 - d)  # one fused launch per dtype/device group
 
     def state_dict_for(self, module: torch.nn.Module) -> dict[str, torch.Tensor]:
         """``module``'s state dict with the trainable parameters replaced by their averages."""
