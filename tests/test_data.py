@@ -234,3 +234,26 @@ def test_3d_store_labels(tmp_path):
     Kv = bulk_from_young(E, nu, 3).reshape(3, -1)
     assert np.all(d["K"] <= Kv.mean(1) * (1 + 1e-6)) and np.all(d["K"] >= 1 / (1 / Kv).mean(1) * (1 - 1e-6))
     assert 0.15 <= d["diameter"].min() and d["diameter"].max() <= 0.35
+
+
+def test_fields_only_store(reference, tmp_path, capsys):
+    path = generate_dataset(tmp_path / "ds", workers=0, progress=False, labels=False, **ARGS)
+    a, d = arrays(reference), arrays(path)
+    assert np.array_equal(a["fields"], d["fields"]) and np.array_equal(a["seed"], d["seed"])
+    assert np.isnan(d["K"]).all() and np.isnan(d["C"]).all()
+    np.testing.assert_allclose(d["rho_mean"], a["rho_mean"], rtol=1e-12)
+    with pytest.raises(InputError, match="no FEM labels"):
+        dataset_stats(path)
+    with pytest.raises(InputError, match="labels is True"):  # a resume cannot switch labels on
+        generate_dataset(tmp_path / "ds", workers=0, progress=False, resume=True, **ARGS)
+    assert cli(["dataset", "stats", str(tmp_path / "ds")]) == 2
+    assert "no FEM labels" in capsys.readouterr().err
+
+
+def test_in_memory_field_dataset_equals_lazy(reference):
+    lazy, mem = FieldDataset(reference), FieldDataset(reference, in_memory=True)
+    assert len(mem) == len(lazy)
+    for i in (0, len(lazy) - 1, -1):
+        assert torch.equal(mem[i]["x"], lazy[i]["x"]) and torch.equal(mem[i]["K"], lazy[i]["K"])
+    with pytest.raises(IndexError):
+        mem[len(mem)]

@@ -188,3 +188,16 @@ def test_cli_train_and_sample(tmp_path, capsys):
     assert matplotlib.image.imread(out).shape[:2] == (2 * size + 2, 2 * size + 2)
     assert main(["sample", "--model", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_time_limit_checkpoints_and_resumes(tmp_path):
+    cfg = tiny(steps=5, batch_size=2, checkpoint_every=100, log_every=100)
+    data = FieldSet(disk_fields(3, 16))
+    stopped = train(cfg, data, tmp_path / "r", time_limit=0.0, progress=False)  # stops after its first step
+    assert stopped.step == 1 and DiffusionModel.load(tmp_path / "r").step == 1
+    whole = train(cfg, data, tmp_path / "w", progress=False)
+    resumed = train(cfg, data, tmp_path / "r", resume=True, progress=False)
+    assert resumed.step == whole.step == 5
+    x = data.x[:2]
+    with torch.no_grad():
+        assert torch.equal(whole(x, 100), resumed(x, 100))
