@@ -35,6 +35,9 @@ def _register() -> None:
     from matdesign.cli import design
 
     design.register(app)
+    from matdesign.cli import baseline
+
+    app.add_typer(baseline.app, name="baseline")
 
 
 _ARGV: list[str] = []

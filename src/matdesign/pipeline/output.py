@@ -97,8 +97,8 @@ def _k_distribution_png(result: DesignResult, n: int) -> bytes:
 
 
 def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command: str = "",
-                versions: dict | None = None) -> Path:
-    """Write every output file into ``out`` (created if missing)."""
+                versions: dict | None = None, summary: str | None = None, title: str = "matdesign design report") -> Path:
+    """Write every output file into ``out`` (created if missing); ``summary``/``title`` override the report's."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     records = [candidate_record(result, c, i) for i, c in enumerate(result.candidates, 1)]
@@ -122,10 +122,10 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
             ms.save(out / "best.npz")
             ms.to_vtk(out / "best.vtu")
     rows = summary_rows(result, top)
-    summary = (f"Target K* = {result.target_K:g} GPa, {result.dim}D {result.size}^{result.dim} grid, "
-               f"{result.settings['samples']} samples, {result.settings['steps']} steps, "
-               f"total {result.total_seconds:.1f} s")
-    write_report(out / "report.html", title="matdesign design report", summary=summary, rows=rows,
+    summary = summary or (f"Target K* = {result.target_K:g} GPa, {result.dim}D {result.size}^{result.dim} grid, "
+                          f"{result.settings['samples']} samples, {result.settings['steps']} steps, "
+                          f"total {result.total_seconds:.1f} s")
+    write_report(out / "report.html", title=title, summary=summary, rows=rows,
                  designs=images, figures=[("K of the designs and the arrangements of the top designs",
                                            _k_distribution_png(result, top))],
                  command=command, versions=versions or {})

@@ -1,0 +1,142 @@
+"""The Bayesian-optimisation baseline on a 16×16 grid: seeds, improvement over random search, real
+materials in the final designs, the paper's evaluation inside the loop, input errors and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("bayes_opt")
+
+from matdesign.baselines.bo import (PARAMS, bayesian_optimization, design_to_theta, objective_value,
+                                    theta_to_design)
+from matdesign.cli.main import main
+from matdesign.errors import InputError
+from matdesign.evaluate import verify
+from matdesign.materials import MaterialTable
+from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE
+
+TINY = dict(size=16, samples=2, iterations=3, init_points=2, eval_n=2, verify_n=2, progress=False)
+TARGET = 30.0  # GPa, mid-range in 2D: easy
+
+
+@pytest.fixture(scope="module")
+def table():
+    return MaterialTable.builtin()
+
+
+@pytest.fixture(scope="module")
+def small(one_thread):
+    """12 UCB steps after 5 random ones, 3 designs from the surrogate."""
+    return bayesian_optimization(TARGET, size=16, samples=3, iterations=12, init_points=5, eval_n=2, verify_n=3,
+                                 seed=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):  # the GP's small matrices: threads only add contention
+        yield
+    torch.set_num_threads(n)
+
+
+def _trace(result):
+    return [(e["kind"], e["theta"], e["matrix"], e["particle"], e["K"]) for r in result.runs for e in r.trace]
+
+
+def test_same_seed_same_result_other_seed_differs(one_thread):
+    a, b = (bayesian_optimization(TARGET, seed=3, **TINY) for _ in range(2))
+    assert _trace(a) == _trace(b)
+    assert [c.verification.K for c in a.candidates] == [c.verification.K for c in b.candidates]
+    assert [c.design.matrix.name for c in a.candidates] == [c.design.matrix.name for c in b.candidates]
+    c = bayesian_optimization(TARGET, seed=4, **{**TINY, "iterations": 1, "samples": 1})
+    assert _trace(c)[0][1] != _trace(a)[0][1]
+
+
+def test_ucb_steps_beat_random_search_of_the_same_budget(small, table):
+    run = small.runs[0]
+    J_init = [e["J"] for e in run.trace if e["kind"] == "init"]
+    J_ucb = np.array([e["J"] for e in run.trace if e["kind"] == "ucb"])
+    assert len(J_init) == 5 and len(J_ucb) == 12
+    # the same budget of random θ, evaluated identically
+    rng = np.random.default_rng(123)
+    J_rand = []
+    for i in range(12):
+        d = theta_to_design(rng.uniform(-1, 1, len(PARAMS)), table, 2)
+        v = verify(d, size=16, dim=2, n=2, rng=np.random.default_rng(i))
+        J_rand.append(objective_value(v.K, TARGET, "relative"))
+    assert np.median(J_ucb) < 0.5 * np.median(J_rand)
+    assert np.median(J_ucb) < 0.5 * np.median(J_init)
+    assert run.best() == min(run.best("init"), run.best("ucb"))
+
+
+def test_search_evaluates_real_materials_with_the_papers_K_theta(small, table):
+    run = small.runs[0]
+    for it in (0, 7):  # a random and a UCB step: nearest real materials, K_θ over eval_n arrangements
+        e = run.trace[it]
+        d = theta_to_design(np.array(e["theta"]), table, 2)
+        assert (d.matrix.name, d.particle.name) == (e["matrix"], e["particle"])
+        np.testing.assert_allclose(design_to_theta(d, table, 2), e["theta_evaluated"], rtol=0, atol=1e-12)
+        v = verify(d, size=16, dim=2, n=2, rng=np.random.default_rng([0, 0, 0, it]))
+        assert v.K == pytest.approx(e["K"], rel=1e-12)
+        assert e["J"] == pytest.approx(((e["K"] - TARGET) / TARGET) ** 2)
+
+
+def test_final_designs_use_real_materials_and_the_dataset_ranges(small, table):
+    assert len(small.candidates) == 3 and small.fields.shape == (3, 3, 16, 16)
+    for c in small.candidates:
+        for m in (c.design.matrix, c.design.particle):
+            assert table[table.index(m.name)] == m
+        assert DIAMETER_RANGE[2][0] <= c.design.diameter <= DIAMETER_RANGE[2][1]
+        assert VOLUME_FRACTION_RANGE[2][0] <= c.design.volume_fraction <= VOLUME_FRACTION_RANGE[2][1]
+        assert c.verification.n == 3 and c.verification.ok
+    # ranked: the most robust design first
+    assert [c.p_within for c in small.candidates] == sorted((c.p_within for c in small.candidates), reverse=True)
+
+
+def test_relaxed_search_evaluates_continuous_materials_but_designs_are_real(one_thread, table):
+    res = bayesian_optimization(TARGET, seed=0, relaxed=True, **TINY)
+    names = {e["matrix"] for e in res.runs[0].trace} | {e["particle"] for e in res.runs[0].trace}
+    assert all(n.startswith("relaxed ") for n in names)
+    assert all(c.design.matrix.name in table.names and c.design.particle.name in table.names for c in res.candidates)
+
+
+def test_theta_round_trip(table):
+    theta = np.random.default_rng(0).uniform(-1, 1, 8)
+    relaxed = theta_to_design(theta, table, 2, project=False)
+    np.testing.assert_allclose(design_to_theta(relaxed, table, 2), theta, atol=1e-12)
+    assert relaxed.diameter == pytest.approx(0.15 + (theta[6] + 1) / 2 * 0.25)
+    # a design of table materials maps to itself
+    real = theta_to_design(theta, table, 2)
+    again = theta_to_design(design_to_theta(real, table, 2), table, 2)
+    assert (again.matrix, again.particle) == (real.matrix, real.particle)
+    assert again.volume_fraction == pytest.approx(real.volume_fraction)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(target_K=0.0), "positive"), (dict(target_K=-5.0), "positive"),
+    (dict(target_K=30.0, iterations=0), "iterations"), (dict(target_K=30.0, samples=0), "samples"),
+    (dict(target_K=30.0, objective="log"), "objective"), (dict(target_K=30.0, kappa=-1.0), "kappa"),
+])
+def test_bad_input_is_an_input_error(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        bayesian_optimization(**kwargs, progress=False)
+
+
+def test_cli_writes_design_outputs_and_the_trace(one_thread, tmp_path, capsys, table):
+    out = tmp_path / "bo"
+    code = main(["baseline", "bo", "--target-K", "30", "--samples", "2", "--iterations", "2", "--init-points", "2",
+                 "--runs", "2", "--size", "16", "--eval-n", "2", "--verify-n", "2", "--out", str(out)])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["method"] == "bo" and len(results["designs"]) == 4
+    assert all(d["raw"]["matrix"] in table.names for d in results["designs"])
+    trace = json.loads((out / "bo_trace.json").read_text())
+    assert [len(r["evaluations"]) for r in trace] == [4, 4]
+    assert (out / "results.csv").exists() and (out / "report.html").exists()
+    assert main(["baseline", "bo", "--target-K", "30", "--iterations", "0", "--out", str(out)]) == 2
+    assert "iterations=0" in capsys.readouterr().err
