@@ -38,6 +38,9 @@ def _register() -> None:
     from matdesign.cli import baseline
 
     app.add_typer(baseline.app, name="baseline")
+    from matdesign.cli import evaluate
+
+    evaluate.register(app)
 
 
 _ARGV: list[str] = []

@@ -18,7 +18,9 @@ ROWS = {
     "frac_sample_1": "ε_r < 1 % frac (sample K_s)", "frac_sample_5": "ε_r < 5 % frac (sample K_s)",
     "frac_raw_1": "ε_r < 1 % frac (no closest material)", "frac_raw_5": "ε_r < 5 % frac (no closest material)",
     "eps_median": "median ε_r", "V_m": "V_m", "d_m": "d_m", "rho_avg": "ρ_avg (all)",
-    "valid": "valid backprojection", "n": "n",
+    "valid": "valid backprojection",
+    "spread_median": "median spread std/K", "n_arrangements": "mean arrangements", "converged": "converged (sem < tol)",
+    "n": "n",
 }
 
 

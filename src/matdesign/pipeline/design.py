@@ -54,6 +54,27 @@ def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, s
                          solver=hom.bulk_modulus, progress=progress)
 
 
+def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0, objective: str = "relative",
+                  density_weight: float = 0.0, grad_scale: tuple[float, float, float] | None = None,
+                  device: str = "cpu", progress: bool = True):
+    """Guided samples for K* = ``target`` [GPa] in physical units: (fields (samples, 3, *grid) float64
+    numpy, the guided-sampling result, the GuidanceConfig used)."""
+    J = TargetBulkModulus(target, relative=objective == "relative")
+    if density_weight:
+        J = J + DensityPenalty(density_weight)
+    config = GuidanceConfig(steps=steps, **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
+    res = sample_with_model(net, J, samples=samples, config=config, seed=seed, device=device, progress=progress)
+    return net.normalization.denormalize(res.x0.double().cpu(), axis=1).numpy(), res, config
+
+
+def backproject_fields(fields, table: MaterialTable, normalization, *, seed: int = 0,
+                       progress: bool = True) -> list[Design]:
+    """Backproject every sample of ``fields`` (B, 3, *grid); the mixture fits draw from one rng(seed)."""
+    rng = np.random.default_rng(seed)
+    return [backproject(f, table, normalization=normalization, rng=rng)
+            for f in tqdm(fields, desc="backproject", disable=not progress, leave=False)]
+
+
 def reachable_range(table: MaterialTable, dim: int) -> tuple[float, float]:
     """[min, max] of the phases' bulk moduli [GPa]: every two-phase composite of the table lies inside
     (its K is between the Reuss and Voigt bounds, which lie between the phase moduli)."""
@@ -187,23 +208,18 @@ def design(
     net = load_model(model, dim, device)
     size = net.grid[0]
 
-    J = TargetBulkModulus(target, relative=objective == "relative")
-    if density_weight:
-        J = J + DensityPenalty(density_weight)
-    config = GuidanceConfig(steps=steps, **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
-    res = sample_with_model(net, J, samples=samples, config=config, seed=seed, device=device, progress=progress)
-    fields = net.normalization.denormalize(res.x0.double().cpu(), axis=1).numpy()
+    fields, res, config = guided_fields(net, target, samples=samples, steps=steps, seed=seed, objective=objective,
+                                        density_weight=density_weight, grad_scale=grad_scale, device=device,
+                                        progress=progress)
     seconds["sampling"] = time.perf_counter() - tic
     seconds["sampling_fem"] = res.fem_seconds
 
     tic = time.perf_counter()
     K_s = np.atleast_1d(sample_K(fields, dim=dim))
-    rng = np.random.default_rng(seed)
-    candidates = []
-    for i in tqdm(range(len(fields)), desc="backproject + verify", disable=not progress, leave=False):
-        d = backproject(fields[i], table, normalization=net.normalization, rng=rng)
-        v = verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]))
-        candidates.append(Candidate(i, d, v, float(K_s[i])))
+    designs = backproject_fields(fields, table, net.normalization, seed=seed, progress=progress)
+    candidates = [Candidate(i, d, verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i])),
+                            float(K_s[i]))
+                  for i, d in enumerate(tqdm(designs, desc="verify", disable=not progress, leave=False))]
     seconds["verify"] = time.perf_counter() - tic
 
     if refine:

@@ -1,0 +1,194 @@
+"""`matdesign evaluate`: targets, the two verification protocols, resume, tables and figures (tiny model, 16²)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from matdesign.cli.main import main
+from matdesign.diffusion import DiffusionModel, build_unet, load_config
+from matdesign.errors import InputError
+from matdesign.evaluate import MetricsTable, Record, Verification, verify
+from matdesign.materials import MaterialTable
+from matdesign.microstructure import Design
+from matdesign.pipeline import evaluation
+from matdesign.pipeline.design import design, reachable_range
+from matdesign.pipeline.evaluation import (PAPER_TARGETS, protocol_metrics, resolve_targets, run_evaluation,
+                                           target_path)
+from matdesign.pipeline.evaluation_figures import quantile_picks
+
+TARGETS = [20.0, 60.0]
+KW = dict(samples=2, steps=2, seed=0, verify_n=4, max_arrangements=12, workers=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    cfg = load_config("configs/tiny-2d.yaml")
+    torch.manual_seed(0)
+    table = MaterialTable.builtin()
+    model = DiffusionModel(build_unet(cfg.model), cfg, grid=(16, 16), normalization=table.normalization,
+                           info={"material_sha256": table.sha256(), "step": 7})
+    return model.save(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_model, tmp_path_factory):
+    """One in-process evaluation on two targets, shared by the tests below."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("eval")
+    try:
+        ev = run_evaluation(TARGETS, model=tiny_model, out=out, **KW)
+    finally:
+        torch.set_num_threads(n)
+    return ev, out
+
+
+def _design(table, part) -> Design:
+    d = part["design"]
+    return Design(table[table.index(d["matrix"])], table[table.index(d["particle"])], d["diameter"],
+                  d["volume_fraction"], diagnostics={"valid": d["valid"]})
+
+
+def test_paper_and_explicit_targets():
+    table = MaterialTable.builtin()
+    lo, hi = reachable_range(table, 2)
+    kept, skipped = resolve_targets("paper", 2)
+    assert kept == [t for t in PAPER_TARGETS[2] if lo <= t <= hi]
+    assert [s["target"] for s in skipped] == [t for t in PAPER_TARGETS[2] if t > hi] == [332.2]  # K_max ≈ 295 GPa
+    assert resolve_targets(" 12.5, 80 ", 2) == ([12.5, 80.0], [])
+    for spec, message in (("12,abc", "comma-separated"), ("", "no target"), ("1000", "outside the range"),
+                          ("dataset", "--data")):
+        with pytest.raises(InputError, match=message):
+            resolve_targets(spec, 2)
+
+
+def test_dataset_targets_come_from_the_store(tmp_path):
+    from matdesign.data import generate_dataset
+    from matdesign.data.stats import targets_from_K
+    import h5py
+
+    path = generate_dataset(tmp_path / "ds", dim=2, size=16, n=12, seed=3, workers=0, progress=False)
+    with h5py.File(path) as f:
+        expected = targets_from_K(f["K"][()])
+    kept, skipped = resolve_targets("dataset", 2, data=tmp_path / "ds")
+    assert np.allclose(kept, expected, rtol=0, atol=0) and not skipped
+    with pytest.raises(InputError, match="2D dataset"):
+        resolve_targets("dataset", 3, data=tmp_path / "ds")
+
+
+def test_protocol_metrics_on_hand_made_records():
+    table = MaterialTable.builtin()
+    d = Design(table[0], table[1], 0.2, 0.2, diagnostics={"valid": True, "V_m": 0.1, "d_m": 0.0})
+
+    def ver(K, std, n, converged):
+        return Verification(K, std, std / math.sqrt(n), (K, K), np.zeros(n), [], [], converged)
+
+    nan = float("nan")
+    failed = Verification(nan, nan, nan, (nan, nan), np.zeros(0), [], [], False, ["infeasible"])
+    records = [Record(d, ver(100.0, 2.0, 10, False)), Record(d, ver(104.0, 10.4, 30, True)),
+               Record(d, ver(130.0, 1.3, 20, True)), Record(d, failed)]
+    m = protocol_metrics(records, 100.0, table)
+    assert m["frac_1"] == 0.25 and m["frac_5"] == 0.5
+    assert m["spread_median"] == pytest.approx(0.02)  # median of 0.02, 0.1, 0.01
+    assert m["n_arrangements"] == pytest.approx(20.0)  # failed verification left out
+    assert m["converged"] == 0.5
+
+
+def test_quantile_picks_orders_by_error_and_puts_failures_last():
+    errors = np.array([0.5, math.inf, 0.1, 0.3])
+    assert quantile_picks(errors, 3).tolist() == [2, 0, 1]
+    assert quantile_picks(errors, 10).tolist() == [2, 3, 0, 1]
+
+
+def test_evaluation_outputs_and_reproducible_verification(evaluated):
+    ev, out = evaluated
+    table = MaterialTable.builtin()
+    assert ev.targets == TARGETS and ev.settings["model_step"] == 7
+    for name in ("summary.md", "evaluation.json", "samples.png", "k-histograms.png",
+                 *(f"table-{s}-{p}.{e}" for s in ("raw", "refined") for p in ("paper", "converged")
+                   for e in ("md", "csv", "json"))):
+        assert (out / name).stat().st_size > 0, name
+    for result in ev.results:
+        target = result["target"]
+        for i, s in enumerate(result["samples"]):
+            raw = s["raw"]
+            d = _design(table, raw)
+            paper = verify(d, size=16, dim=2, n=4, rng=np.random.default_rng([0, i]))
+            assert raw["paper"]["K"] == pytest.approx(paper.K, rel=1e-12)
+            assert raw["paper"]["n"] == 4
+            assert 4 <= raw["converged"]["n"] <= 12
+            assert raw["converged"]["seeds"][:4] == raw["paper"]["seeds"]  # converged extends the paper's run
+            assert raw["converged"]["converged"] or raw["converged"]["n"] == 12
+            if "refined" in s:  # re-verified on fresh arrangements, not on the refinement's own
+                ref = verify(_design(table, s["refined"]), size=16, dim=2, n=4, rng=np.random.default_rng([0, i, 1]))
+                assert s["refined"]["paper"]["K"] == pytest.approx(ref.K, rel=1e-12)
+        for stage in ("raw", "refined"):
+            for protocol in ("paper", "converged"):
+                eps = [s.get(stage, s["raw"])[protocol]["relative_error"] for s in result["samples"]]
+                eps = np.array([np.inf if e is None else e for e in eps])
+                m = result["metrics"][f"{stage}/{protocol}"]
+                assert m["frac_5"] == pytest.approx(np.mean(eps < 0.05))
+                assert m["frac_1"] == pytest.approx(np.mean(eps < 0.01))
+                assert m["n"] == 2 and m["target"] == target
+    # the saved tables are the metrics above
+    saved = MetricsTable.from_json((out / "table-raw-converged.json").read_text())
+    assert saved.targets == TARGETS
+    assert saved.value("frac_5", 1) == pytest.approx(ev.results[1]["metrics"]["raw/converged"]["frac_5"])
+    assert "median spread std/K" in (out / "table-raw-paper.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "Paper protocol vs converged" in summary and "K* = 60" in summary
+
+
+def test_raw_designs_match_matdesign_design(evaluated, tiny_model, one_torch_thread):
+    ev, _ = evaluated
+    res = design(60.0, samples=2, steps=2, seed=0, refine=False, verify_n=4, model=tiny_model, progress=False)
+    by_sample = {c.sample: c for c in res.candidates}
+    for s in ev.results[1]["samples"]:
+        c = by_sample[s["sample"]]
+        assert s["raw"]["design"]["matrix"] == c.design.matrix.name
+        assert s["raw"]["design"]["volume_fraction"] == c.design.volume_fraction
+        assert s["raw"]["paper"]["K"] == pytest.approx(c.verification.K, rel=1e-12)
+        assert s["K_s"] == pytest.approx(c.K_s, rel=1e-12)
+
+
+def test_resume_skips_finished_targets_and_checks_settings(evaluated, tiny_model, monkeypatch):
+    ev, out = evaluated
+    before = (out / "evaluation.json").read_text()
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("a finished target was sampled again")
+
+    monkeypatch.setattr(evaluation, "guided_fields", no_sampling)
+    again = run_evaluation(TARGETS, model=tiny_model, out=out, **KW)
+    assert [r["metrics"] for r in again.results] == [r["metrics"] for r in ev.results]
+    assert json.loads((out / "evaluation.json").read_text())["targets"] == json.loads(before)["targets"]
+    with pytest.raises(InputError, match="samples=2, this run has 3"):
+        run_evaluation(TARGETS, model=tiny_model, out=out, **{**KW, "samples": 3})
+    assert sorted(p.name for p in (out / "targets").iterdir()) == ["K20.json", "K20.npz", "K60.json", "K60.npz"]
+    assert target_path(out, 62.949, ".json").name == "K62.949.json"  # the decimals are part of the name
+    assert not list((out / "targets").glob(".*"))  # no temp files left behind
+
+
+def test_evaluate_cli(tiny_model, tmp_path, capsys):
+    args = ["evaluate", "--model", str(tiny_model), "--targets", "40", "--samples", "1", "--steps", "1",
+            "--verify-n", "3", "--max-arrangements", "6", "--workers", "0", "--no-refine", "--out", str(tmp_path)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "raw, paper (n = 3): frac ε_r < 5 %" in printed and "refined" not in printed
+    assert not (tmp_path / "table-refined-paper.md").exists()
+    assert "--targets 40" in json.loads((tmp_path / "evaluation.json").read_text())["settings"]["command"]
+    for extra, message in ((["--targets", "paper", "--dim", "4"], "--dim"), (["--targets", "5,x"], "comma"),
+                           (["--targets", "40", "--max-arrangements", "2"], "max_arrangements")):
+        assert main(["evaluate", "--model", str(tiny_model), "--out", str(tmp_path / "x"), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_dask_workers_give_the_in_process_result(evaluated, tiny_model, tmp_path):
+    ev, _ = evaluated
+    on_dask = run_evaluation(TARGETS[:1], model=tiny_model, out=tmp_path, **{**KW, "workers": 2})
+    assert on_dask.results[0]["samples"] == ev.results[0]["samples"]
