@@ -5,7 +5,8 @@ boundary node (affine/Dirichlet homogenization). For ``ε = I`` Hill's lemma giv
 ``tr⟨σ⟩ = 2W/V`` (unit strain amplitude), so ``K = 2W / (dim² V)``; ``W = ½ Σ_e (λ_e u_eᵀK_λu_e +
 μ_e u_eᵀK_μu_e)`` and, as ``u`` minimizes ``W`` over the free dofs, ``dW/dλ_e = ½ u_eᵀK_λu_e`` and
 ``dW/dμ_e = ½ u_eᵀK_μu_e`` exactly: one solve gives K and its gradient (no adjoint solve).
-See docs/physics.md.
+Likewise for the stiffness ``C_ij = a(u_i, u_j)/V`` of the unit Voigt strains:
+``dC_ij/dθ = u_iᵀ(∂K_h/∂θ)u_j / V`` with the solutions frozen. See docs/physics.md.
 """
 
 from __future__ import annotations
@@ -161,24 +162,49 @@ class Homogenizer:
             return to_output(self.bulk_with_gradient(E, nu)[0], was_numpy, E)
         return _BulkModulus.apply(E, nu, self)
 
+    def stiffness_with_gradient(self, E: torch.Tensor, nu: torch.Tensor, gradient: bool = True):
+        """``(C, dC/dE, dC/dν)`` for validated tensors (..., *grid): (..., R, R), (..., R, R, *grid) ×2.
+
+        R = 3 (2D) or 6 (3D) Voigt components. ``dC_ij/dλ_e = u_i,eᵀ K_λ u_j,e`` and likewise for μ
+        (energy form, one solve for all R load cases); ``gradient=False`` returns ``(C, None, None)``.
+        """
+        lead, grid = E.shape[: E.ndim - self.dim], E.shape[E.ndim - self.dim :]
+        E, nu, lam, mu = self._lame(E, nu)
+        ue = self._solve(lam, mu, "voigt")  # (B, R, ne, n_el)
+        y = torch.matmul(self.grid.K_stack, ue)
+        ne = self.grid.ne
+        if not gradient:
+            Ky = lam[:, None, None] * y[:, :, :ne] + mu[:, None, None] * y[:, :, ne:]
+            C = _symmetric(torch.einsum("bikn,bjkn->bij", ue, Ky))
+            return C.reshape(*lead, *C.shape[1:]), None, None
+        # per-element Gram matrices of the solutions: (B, R, R, n_el) per unit λ and μ
+        P_lam = _symmetric(torch.einsum("bikn,bjkn->bijn", ue, y[:, :, :ne]))
+        P_mu = _symmetric(torch.einsum("bikn,bjkn->bijn", ue, y[:, :, ne:]))
+        C = (P_lam * lam[:, None, None] + P_mu * mu[:, None, None]).sum(-1)
+        dl_dE, dl_dnu, dm_dE, dm_dnu = (d[:, None, None] for d in lame_derivatives(E, nu, self.dim))
+        R = C.shape[-1]
+        dC_dE = (P_lam * dl_dE + P_mu * dm_dE).reshape(*lead, R, R, *grid)
+        dC_dnu = (P_lam * dl_dnu + P_mu * dm_dnu).reshape(*lead, R, R, *grid)
+        return C.reshape(*lead, R, R), dC_dE, dC_dnu
+
     def effective_stiffness(self, E, nu):
         """Effective stiffness [GPa] in Voigt notation, (..., 3, 3) (2D plane stress) or (..., 6, 6).
 
         Order 11, 22, (33, 23, 13,) 12 with engineering shear strains; ``C_ij = a(u_i, u_j) / V`` from
-        the solutions ``u_i`` of the unit Voigt strains (Hill), symmetric by construction. No gradient.
+        the solutions ``u_i`` of the unit Voigt strains (Hill), symmetric by construction. Numpy in →
+        float64 numpy out; torch in → torch out, differentiable w.r.t. E and ν (energy form, one solve).
         """
         return self._stiffness(*as_fields(E, nu, self.dim, self.size))
 
     def _stiffness(self, E: torch.Tensor, nu: torch.Tensor, was_numpy: bool):
-        lead = E.shape[: E.ndim - self.dim]
-        _, _, lam, mu = self._lame(E, nu)
-        ue = self._solve(lam, mu, "voigt")  # (B, R, ne, n_el)
-        y = torch.matmul(self.grid.K_stack, ue)
-        ne = self.grid.ne
-        Ky = lam[:, None, None] * y[:, :, :ne] + mu[:, None, None] * y[:, :, ne:]
-        C = torch.einsum("bikn,bjkn->bij", ue, Ky)
-        C = 0.5 * (C + C.transpose(1, 2))
-        return to_output(C.reshape(*lead, *C.shape[1:]), was_numpy, E)
+        if was_numpy or not torch.is_grad_enabled() or not (E.requires_grad or nu.requires_grad):
+            return to_output(self.stiffness_with_gradient(E, nu, gradient=False)[0], was_numpy, E)
+        return _Stiffness.apply(E, nu, self)
+
+
+def _symmetric(P: torch.Tensor) -> torch.Tensor:
+    """Average a (B, R, R, ...) stack with its transpose in the two R axes (removes round-off asymmetry)."""
+    return 0.5 * (P + P.transpose(1, 2))
 
 
 class _BulkModulus(torch.autograd.Function):
@@ -196,6 +222,24 @@ class _BulkModulus(torch.autograd.Function):
         dK_dE, dK_dnu = ctx.saved_tensors
         g = grad_K.reshape(*grad_K.shape, *(1,) * ctx.dim).to(dK_dE.device)
         return g * dK_dE, g * dK_dnu, None
+
+
+class _Stiffness(torch.autograd.Function):
+    """C(E, ν) (Voigt) with the energy-form gradient ``dC_ij/dθ = u_iᵀ(∂K_h/∂θ)u_j`` from the same solve."""
+
+    @staticmethod
+    def forward(ctx, E, nu, hom: Homogenizer):
+        C, dC_dE, dC_dnu = hom.stiffness_with_gradient(E, nu)
+        ctx.save_for_backward(dC_dE.to(E.dtype), dC_dnu.to(nu.dtype))
+        ctx.dim = hom.dim
+        return C.to(device=E.device, dtype=E.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_C):
+        dC_dE, dC_dnu = ctx.saved_tensors
+        g = grad_C.reshape(*grad_C.shape, *(1,) * ctx.dim).to(dC_dE)
+        voigt_axes = (-ctx.dim - 2, -ctx.dim - 1)
+        return (g * dC_dE).sum(voigt_axes), (g * dC_dnu).sum(voigt_axes), None
 
 
 @lru_cache(maxsize=16)
@@ -228,7 +272,11 @@ def bulk_modulus(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10, m
 
 def effective_stiffness(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10, maxiter: int = 1000,
                         dtype: torch.dtype = torch.float64):
-    """Effective Voigt stiffness [GPa] (..., 3, 3) (2D plane stress) or (..., 6, 6); see :class:`Homogenizer`."""
+    """Effective Voigt stiffness [GPa] (..., 3, 3) (2D plane stress) or (..., 6, 6); see :class:`Homogenizer`.
+
+    Numpy in → float64 numpy out; torch in → torch out (input dtype/device), differentiable w.r.t.
+    every voxel's E and ν (custom autograd, energy form, one solve for all Voigt load cases).
+    """
     hom, E, nu, was_numpy = _prepare(E, nu, dim, solver, tol, maxiter, dtype)
     return hom._stiffness(E, nu, was_numpy)
 

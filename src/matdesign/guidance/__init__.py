@@ -6,6 +6,9 @@ from matdesign.guidance.objectives import (
     EffectiveProperties,
     Objective,
     TargetBulkModulus,
+    TargetPoissonRatio,
+    TargetShearModulus,
+    TargetYoungsModulus,
     WeightedSum,
 )
 from matdesign.guidance.sampler import GuidanceConfig, SampleResult, guided_sample
@@ -18,6 +21,9 @@ __all__ = [
     "Objective",
     "SampleResult",
     "TargetBulkModulus",
+    "TargetPoissonRatio",
+    "TargetShearModulus",
+    "TargetYoungsModulus",
     "WeightedSum",
     "guided_sample",
 ]

@@ -114,7 +114,8 @@ def guided_sample(
     unet: callable (x (B,3,*grid), t (B,)) -> v; scheduler: a diffusers ``DDIMScheduler``;
     normalization: ``matdesign.materials.Normalization`` of the model; objective: an
     :class:`Objective` (None only for unguided sampling); shape: (B, 3, *grid);
-    solver: FEM callable (E, ν) -> K reused across steps (warm start), default ``fem.bulk_modulus``;
+    solver: a ``fem.Homogenizer`` reused across steps (warm start; K and stiffness) or a callable
+    (E, ν) -> K (see :class:`EffectiveProperties`), default the stateless ``matdesign.fem`` functions;
     materials: a ``MaterialTable`` (needed for mode="project").
     """
     config = config or GuidanceConfig()
