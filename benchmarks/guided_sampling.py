@@ -25,7 +25,7 @@ def main() -> None:
     args = ap.parse_args()
     model = load_model(None, 2, args.device)
     tic = time.perf_counter()
-    res = sample_with_model(model, TargetBulkModulus(args.target, relative=True), samples=args.batch,
+    res = sample_with_model(model, TargetBulkModulus(args.target), samples=args.batch,
                             config=GuidanceConfig(steps=args.steps), seed=0, device=args.device, progress=False)
     total = time.perf_counter() - tic
     cpu = platform.processor() or platform.machine()

@@ -34,7 +34,7 @@ def design_command(
     steps: int = typer.Option(100, "--steps", help="DDIM steps per sample."),
     materials: Optional[Path] = typer.Option(None, "--materials", help="CSV of your own materials (name,E,nu,rho)."),
     density_weight: float = typer.Option(0.0, "--density-weight", help="λ of the density penalty (paper's J₂)."),
-    objective: str = typer.Option("relative", "--objective", help="relative (scale-free) or absolute (paper's J₁)."),
+    objective: str = typer.Option("absolute", "--objective", help="absolute (paper's J₁, default) or relative (K_ref²·(K/K*−1)²)."),
     refine: bool = typer.Option(True, "--refine/--no-refine", help="Tune the volume fraction to the target (beyond the paper)."),
     tolerance: float = typer.Option(1.0, "--tolerance", help="Tolerance on K for robust ranking [%]."),
     rank: str = typer.Option("robust", "--rank", help="robust (P within tolerance) or error."),

@@ -54,7 +54,7 @@ def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, s
                          solver=hom.bulk_modulus, progress=progress)
 
 
-def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0, objective: str = "relative",
+def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0, objective: str = "absolute",
                   density_weight: float = 0.0, grad_scale: tuple[float, float, float] | None = None,
                   device: str = "cpu", progress: bool = True):
     """Guided samples for K* = ``target`` [GPa] in physical units: (fields (samples, 3, *grid) float64
@@ -168,7 +168,7 @@ def design(
     steps: int = 100,
     materials: str | Path | MaterialTable | None = None,
     density_weight: float = 0.0,
-    objective: str = "relative",
+    objective: str = "absolute",
     refine: bool = True,
     tolerance: float = 0.01,
     rank: str = "robust",
@@ -181,7 +181,8 @@ def design(
 ) -> DesignResult:
     """Designs whose verified bulk modulus matches ``target_K`` [GPa].
 
-    objective: "relative" (scale-free, default) or "absolute" (the paper's J₁); density_weight: λ of
+    objective: "absolute" (the paper's J₁, default: measured better, docs/results.md) or "relative"
+    (K_ref²·(K/K* − 1)², equal to J₁ at K* = 168.5 GPa); density_weight: λ of
     the paper's J₂; refine: tune each design's volume fraction to the target (beyond the paper);
     rank: "robust" (probability that an arrangement is within ``tolerance`` of K*) or "error";
     materials: a CSV path or MaterialTable restricting the designs (default: the model's table).

@@ -42,7 +42,7 @@ PAPER_TARGETS = {2: (4.8, 86.6, 168.5, 250.4, 332.2), 3: (0.9, 83.2, 165.6, 248.
 STAGES = ("raw", "refined")
 PROTOCOLS = ("paper", "converged")
 #: Settings that must match for a stored target result to be reused.
-RESUME_KEYS = ("dim", "samples", "steps", "seed", "refine", "verify_n", "sem_tol", "max_arrangements",
+RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "refine", "verify_n", "sem_tol", "max_arrangements",
                "model_sha256", "material_sha256")
 
 
@@ -104,12 +104,14 @@ def resolve_targets(spec: str, dim: int, *, data=None, table: MaterialTable | No
 
 
 def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, steps: int = 100, seed: int = 0,
-                   refine: bool = True, verify_n: int = 10, sem_tol: float = 0.0025, max_arrangements: int = 200,
+                   objective: str = "absolute", refine: bool = True, verify_n: int = 10, sem_tol: float = 0.0025,
+                   max_arrangements: int = 200,
                    out="evaluate-out", workers: int | None = None, scheduler: str | None = None,
                    device: str = "cpu", skipped=(), command: str = "", progress: bool = True) -> Evaluation:
     """Evaluate ``model`` (folder; None → the shipped model) on ``targets`` [GPa]; write everything to ``out``.
 
-    ``samples`` guided samples with ``steps`` DDIM steps per target; ``verify_n`` arrangements in the
+    ``samples`` guided samples with ``steps`` DDIM steps per target, guided by ``objective`` ("absolute":
+    the paper's J₁, or "relative", as in :func:`matdesign.design`); ``verify_n`` arrangements in the
     paper's protocol; ``sem_tol`` (relative standard error) and ``max_arrangements`` for the converged
     one; ``workers``/``scheduler`` as in :func:`matdesign.data.map_blocks` (default: a local cluster).
     """
@@ -125,7 +127,10 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
     table = MaterialTable.builtin()
     net = load_model(model, dim, device)
     model_path = Path(model) if model is not None else default_model_path(dim)
-    settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), refine=bool(refine),
+    if objective not in ("absolute", "relative"):
+        raise InputError(f"objective={objective!r}: must be 'absolute' or 'relative'")
+    settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), objective=objective,
+                    refine=bool(refine),
                     verify_n=int(verify_n), sem_tol=float(sem_tol), max_arrangements=int(max_arrangements),
                     model=str(model_path), model_step=net.step, model_weights=net.info.get("weights", ""),
                     model_sha256=_sha256(model_path if model_path.is_file() else model_path / "model.safetensors"),
@@ -155,6 +160,7 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
     seconds = {}
     tic = time.perf_counter()
     fields, _, _ = guided_fields(net, target, samples=settings["samples"], steps=settings["steps"], seed=seed,
+                                 objective=settings["objective"],
                                  device=settings["device"], progress=progress)
     seconds["sampling"] = time.perf_counter() - tic
     tic = time.perf_counter()
