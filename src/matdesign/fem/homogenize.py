@@ -160,7 +160,7 @@ class Homogenizer:
     def _bulk(self, E: torch.Tensor, nu: torch.Tensor, was_numpy: bool):
         if was_numpy or not torch.is_grad_enabled() or not (E.requires_grad or nu.requires_grad):
             return to_output(self.bulk_with_gradient(E, nu)[0], was_numpy, E)
-        return _BulkModulus.apply(E, nu, self)
+        return _EnergyForm.apply(E, nu, self.bulk_with_gradient, self.dim)
 
     def stiffness_with_gradient(self, E: torch.Tensor, nu: torch.Tensor, gradient: bool = True):
         """``(C, dC/dE, dC/dν)`` for validated tensors (..., *grid): (..., R, R), (..., R, R, *grid) ×2.
@@ -199,7 +199,7 @@ class Homogenizer:
     def _stiffness(self, E: torch.Tensor, nu: torch.Tensor, was_numpy: bool):
         if was_numpy or not torch.is_grad_enabled() or not (E.requires_grad or nu.requires_grad):
             return to_output(self.stiffness_with_gradient(E, nu, gradient=False)[0], was_numpy, E)
-        return _Stiffness.apply(E, nu, self)
+        return _EnergyForm.apply(E, nu, self.stiffness_with_gradient, self.dim)
 
 
 def _symmetric(P: torch.Tensor) -> torch.Tensor:
@@ -207,39 +207,28 @@ def _symmetric(P: torch.Tensor) -> torch.Tensor:
     return 0.5 * (P + P.transpose(1, 2))
 
 
-class _BulkModulus(torch.autograd.Function):
-    """K(E, ν) with the energy-form gradient computed in the same solve."""
+class _EnergyForm(torch.autograd.Function):
+    """An effective quantity Q(E, ν) — K (B,) or the Voigt stiffness C (B, R, R) — whose energy-form
+    gradient (``dK/dθ = ½ uᵀ(∂K_h/∂θ)u``, ``dC_ij/dθ = u_iᵀ(∂K_h/∂θ)u_j``) comes from the same solve.
+
+    ``solve(E, nu) -> (Q, dQ/dE, dQ/dν)`` with the derivatives shaped ``(*Q.shape, *grid)``.
+    """
 
     @staticmethod
-    def forward(ctx, E, nu, hom: Homogenizer):
-        K, dK_dE, dK_dnu = hom.bulk_with_gradient(E, nu)
-        ctx.save_for_backward(dK_dE.to(E.dtype), dK_dnu.to(nu.dtype))
-        ctx.dim = hom.dim
-        return K.to(device=E.device, dtype=E.dtype)
+    def forward(ctx, E, nu, solve, dim: int):
+        Q, dQ_dE, dQ_dnu = solve(E, nu)
+        ctx.save_for_backward(dQ_dE.to(E.dtype), dQ_dnu.to(nu.dtype))
+        ctx.dim = dim
+        ctx.q_axes = tuple(range(E.ndim - dim, Q.ndim))  # Q's own axes beyond the batch (C: the Voigt pair)
+        return Q.to(device=E.device, dtype=E.dtype)
 
     @staticmethod
-    def backward(ctx, grad_K):
-        dK_dE, dK_dnu = ctx.saved_tensors
-        g = grad_K.reshape(*grad_K.shape, *(1,) * ctx.dim).to(dK_dE.device)
-        return g * dK_dE, g * dK_dnu, None
-
-
-class _Stiffness(torch.autograd.Function):
-    """C(E, ν) (Voigt) with the energy-form gradient ``dC_ij/dθ = u_iᵀ(∂K_h/∂θ)u_j`` from the same solve."""
-
-    @staticmethod
-    def forward(ctx, E, nu, hom: Homogenizer):
-        C, dC_dE, dC_dnu = hom.stiffness_with_gradient(E, nu)
-        ctx.save_for_backward(dC_dE.to(E.dtype), dC_dnu.to(nu.dtype))
-        ctx.dim = hom.dim
-        return C.to(device=E.device, dtype=E.dtype)
-
-    @staticmethod
-    def backward(ctx, grad_C):
-        dC_dE, dC_dnu = ctx.saved_tensors
-        g = grad_C.reshape(*grad_C.shape, *(1,) * ctx.dim).to(dC_dE)
-        voigt_axes = (-ctx.dim - 2, -ctx.dim - 1)
-        return (g * dC_dE).sum(voigt_axes), (g * dC_dnu).sum(voigt_axes), None
+    def backward(ctx, grad_Q):
+        dQ_dE, dQ_dnu = ctx.saved_tensors
+        g = grad_Q.reshape(*grad_Q.shape, *(1,) * ctx.dim).to(dQ_dE)
+        if not ctx.q_axes:
+            return g * dQ_dE, g * dQ_dnu, None, None
+        return (g * dQ_dE).sum(ctx.q_axes), (g * dQ_dnu).sum(ctx.q_axes), None, None
 
 
 @lru_cache(maxsize=16)
