@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -39,6 +40,10 @@ def load_model(model: str | Path | None, dim: int, device: str):
     path = default_model_path(dim) if model is None else Path(model)
     if model is None and not (path / "model.safetensors").exists():
         raise InputError(f"no shipped {dim}D model in this installation ({path}); pass --model")
+    if model is None and dim == 3:
+        warnings.warn("the shipped 3D model is an early checkpoint (563 training steps): its unguided samples do "
+                      "not yet backproject to two-phase designs (docs/diffusion.md); expect poor 3D designs",
+                      stacklevel=2)
     return DiffusionModel.load(path, device, dim=dim).eval()
 
 
