@@ -23,3 +23,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """Folder of a tiny untrained 2D model (configs/tiny-2d.yaml, 16² grid, built-in table, step 7)."""
+    import torch
+
+    from matdesign.diffusion import DiffusionModel, build_unet, load_config
+    from matdesign.materials import MaterialTable
+
+    cfg = load_config("configs/tiny-2d.yaml")
+    torch.manual_seed(0)
+    table = MaterialTable.builtin()
+    model = DiffusionModel(build_unet(cfg.model), cfg, grid=(16, 16), normalization=table.normalization,
+                           info={"material_sha256": table.sha256(), "step": 7})
+    return model.save(tmp_path_factory.mktemp("model"))

@@ -6,8 +6,6 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("bayes_opt")
-
 from matdesign.baselines.bo import (PARAMS, bayesian_optimization, design_to_theta, objective_value,
                                     theta_to_design)
 from matdesign.cli.main import main

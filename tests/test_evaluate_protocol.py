@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from matdesign.cli.main import main
-from matdesign.diffusion import DiffusionModel, build_unet, load_config
 from matdesign.errors import InputError
 from matdesign.evaluate import MetricsTable, Record, Verification, verify
 from matdesign.materials import MaterialTable
@@ -21,16 +20,6 @@ from matdesign.pipeline.evaluation_figures import quantile_picks
 
 TARGETS = [20.0, 60.0]
 KW = dict(samples=2, steps=2, seed=0, verify_n=4, max_arrangements=12, workers=0, progress=False)
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    cfg = load_config("configs/tiny-2d.yaml")
-    torch.manual_seed(0)
-    table = MaterialTable.builtin()
-    model = DiffusionModel(build_unet(cfg.model), cfg, grid=(16, 16), normalization=table.normalization,
-                           info={"material_sha256": table.sha256(), "step": 7})
-    return model.save(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from matdesign.cli.main import main
-from matdesign.diffusion import DiffusionModel, build_unet, load_config
 from matdesign.errors import InputError
 from matdesign.evaluate import Verification, verify
 from matdesign.fem import bulk_from_young
@@ -16,16 +15,6 @@ from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 from matdesign.pipeline.design import check_target, probability_within, reachable_range
 from matdesign.pipeline.refine import refine_volume_fraction
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    cfg = load_config("configs/tiny-2d.yaml")
-    torch.manual_seed(0)
-    table = MaterialTable.builtin()
-    model = DiffusionModel(build_unet(cfg.model), cfg, grid=(16, 16), normalization=table.normalization,
-                           info={"material_sha256": table.sha256()})
-    return model.save(tmp_path_factory.mktemp("model"))
 
 
 def test_refinement_hits_a_bracketed_target():

@@ -32,7 +32,7 @@ from matdesign.evaluate import verify
 from matdesign.materials import Material, MaterialTable
 from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design, generate
 from matdesign.pipeline.design import (Candidate, DesignResult, _rank_key, check_target, probability_within,
-                                      reachable_range)
+                                       reachable_range, resolve_table)
 
 PARAMS = ("E_m", "E_p", "nu_m", "nu_p", "rho_m", "rho_p", "r_p", "f_p")
 """Names of the eight θ coordinates, each in [−1, 1]."""
@@ -224,10 +224,7 @@ def bayesian_optimization(
     _check(iterations, init_points, samples, runs, kappa, objective, eval_n, verify_n, dim, size, tolerance)
     if rank not in ("robust", "error"):
         raise InputError(f"rank={rank!r}: must be 'robust' or 'error'")
-    if isinstance(materials, (str, Path)):
-        table = MaterialTable.from_csv(materials)
-    else:
-        table = materials if materials is not None else MaterialTable.builtin()
+    table = resolve_table(materials)
     target = check_target(target_K, table, dim)
     seconds = {"optimize": 0.0, "verify": 0.0}
     candidates, fields, records = [], [], []

@@ -30,7 +30,8 @@ from matdesign.diffusion import DiffusionModel, sample
 from matdesign.errors import InputError
 from matdesign.evaluate import sample_K, verify
 from matdesign.materials import MaterialTable
-from matdesign.pipeline.design import Candidate, DesignResult, _rank_key, check_target, probability_within
+from matdesign.pipeline.design import (Candidate, DesignResult, _rank_key, check_target, probability_within,
+                                       resolve_table)
 
 GUIDANCE_SCALE = 0.5
 """The paper's guidance weight w (Ho & Salimans' formulation) for p_uncond = 0.1."""
@@ -97,10 +98,7 @@ def classifier_free_guidance(
     K range (:func:`condition_range`). Same ``seed``, same result (on the same device).
     """
     _check(samples, steps, verify_n, guidance_scale, tolerance, rank, device)
-    if isinstance(materials, (str, Path)):
-        table = MaterialTable.from_csv(materials)
-    else:
-        table = materials if materials is not None else MaterialTable.builtin()
+    table = resolve_table(materials)
     net = load_conditional_model(model, device)
     dim, size = net.dim, net.grid[0]
     target = check_target(target_K, table, dim)

@@ -80,6 +80,13 @@ def backproject_fields(fields, table: MaterialTable, normalization, *, seed: int
             for f in tqdm(fields, desc="backproject", disable=not progress, leave=False)]
 
 
+def resolve_table(materials: str | Path | MaterialTable | None) -> MaterialTable:
+    """The material table of a run: a CSV path (validated), a MaterialTable, or None → the built-in table."""
+    if isinstance(materials, (str, Path)):
+        return MaterialTable.from_csv(materials)
+    return materials if materials is not None else MaterialTable.builtin()
+
+
 def reachable_range(table: MaterialTable, dim: int) -> tuple[float, float]:
     """[min, max] of the phases' bulk moduli [GPa]: every two-phase composite of the table lies inside
     (its K is between the Reuss and Voigt bounds, which lie between the phase moduli)."""
@@ -204,10 +211,7 @@ def design(
         raise InputError(f"tolerance={tolerance!r}: must be a fraction in (0, 1), e.g. 0.01")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
-    if isinstance(materials, (str, Path)):
-        table = MaterialTable.from_csv(materials)
-    else:
-        table = materials if materials is not None else MaterialTable.builtin()
+    table = resolve_table(materials)
     target = check_target(target_K, table, dim)
     seconds: dict[str, float] = {}
     tic = time.perf_counter()
