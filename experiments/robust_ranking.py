@@ -34,15 +34,17 @@ def rows_of(path: Path, top: int, tolerance: float, kind: str) -> dict:
         designs.append({"spread": ver.std / ver.K, "error": abs(ver.K - target) / target,
                         "p": probability_within(ver, target, tolerance)})
 
-    def pick(key, reverse):
-        chosen = sorted(designs, key=lambda r: r[key], reverse=reverse)[:top]
+    def pick(order):
+        chosen = sorted(designs, key=order)[:top]
         if not chosen:
             return {"median_spread": float("nan"), "median_error": float("nan"), "mean_p": float("nan")}
         return {"median_spread": float(np.median([r["spread"] for r in chosen])),
                 "median_error": float(np.median([r["error"] for r in chosen])),
                 "mean_p": float(np.mean([r["p"] for r in chosen]))}
 
-    return {"target": target, "n": len(designs), "by_error": pick("error", False), "robust": pick("p", True)}
+    # the orders of `matdesign design --rank error|robust` (its density tie-break left out)
+    return {"target": target, "n": len(designs), "by_error": pick(lambda r: r["error"]),
+            "robust": pick(lambda r: (-r["p"], r["error"]))}
 
 
 def main() -> None:
