@@ -257,3 +257,20 @@ def test_in_memory_field_dataset_equals_lazy(reference):
         assert torch.equal(mem[i]["x"], lazy[i]["x"]) and torch.equal(mem[i]["K"], lazy[i]["K"])
     with pytest.raises(IndexError):
         mem[len(mem)]
+
+
+def test_batched_torch_labels_equal_the_default_path():
+    from matdesign.data.samples import label
+
+    table = MaterialTable.builtin()
+    fields = np.stack([make_sample(table, 0, i, dim=2, size=16)[1].fields for i in range(3)])
+    ref, batched = label(fields, 2), label(fields, 2, device="cpu")
+    np.testing.assert_allclose(batched["C"], ref["C"], rtol=1e-9)
+    np.testing.assert_allclose(batched["K"], ref["K"], rtol=1e-9)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
+def test_cuda_labelling_without_gpu_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="CUDA device"):
+        generate_dataset(tmp_path / "ds", workers=0, progress=False, device="cuda", **ARGS)
+    assert not (tmp_path / "ds").exists()

@@ -28,6 +28,7 @@ def generate(
     chunk: int = typer.Option(64, "--chunk", help="Samples per block (unit of work and of resumption)."),
     labels: bool = typer.Option(True, "--labels/--no-labels",
                                 help="Label with the FEM (default); --no-labels stores fields only (K = NaN)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cuda: label each block as one batch on the GPU (use --workers 1)."),
 ) -> None:
     """Sample designs, generate microstructures, label them with the FEM and store them."""
     from matdesign.data import generate_dataset
@@ -38,7 +39,7 @@ def generate(
     try:
         path = generate_dataset(
             out, dim=dim, size=size, n=n, seed=seed, materials=materials, workers=workers, scheduler=scheduler,
-            resume=resume, overwrite=overwrite, chunk=chunk, labels=labels, command=shlex.join(["matdesign", *sys.argv[1:]]),
+            resume=resume, overwrite=overwrite, chunk=chunk, labels=labels, device=device, command=shlex.join(["matdesign", *sys.argv[1:]]),
         )
     except KeyboardInterrupt:
         typer.echo(f"interrupted: finished blocks are kept in {out}/parts; continue with --resume", err=True)

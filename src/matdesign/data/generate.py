@@ -49,6 +49,15 @@ def _check_args(dim: int, size: int, n: int, seed: int, chunk: int, resume: bool
         raise InputError("resume and overwrite exclude each other; pass one")
 
 
+def _check_device(device: str | None) -> None:
+    import torch
+
+    if device in (None, "cpu"):
+        return
+    if not (str(device).startswith("cuda") and torch.cuda.is_available()):
+        raise InputError(f"device={device!r}: must be 'cpu' or a CUDA device on a machine with a GPU")
+
+
 def _versions() -> dict:
     """Versions of Python and the packages that shape the data."""
     from importlib.metadata import PackageNotFoundError, version
@@ -111,15 +120,18 @@ def generate_dataset(
     progress: bool = True,
     command: str | None = None,
     labels: bool = True,
+    device: str | None = None,
 ) -> Path | None:
     """Generate ``n`` labelled samples into the directory ``out``; return the store path.
 
     Sample ``i`` depends only on ``(seed, i)``, the material table and ``dim``/``size``, so the
     result is bit-identical for any ``workers``/``scheduler``. ``max_blocks`` stops after that many
     new blocks and returns None (the run can be resumed). Bad options raise InputError before
-    anything on disk is touched. ``labels=False`` stores the fields without FEM labels (K, C = NaN).
+    anything on disk is touched. ``labels=False`` stores the fields without FEM labels (K, C = NaN);
+    ``device="cuda"`` labels each block as one batch on the GPU (use one worker per GPU).
     """
     _check_args(dim, size, n, seed, chunk, resume, overwrite)
+    _check_device(device)
     table = load_table(materials)
     config = {"dim": dim, "size": size, "n": n, "seed": seed, "chunk": chunk, "material_sha256": table.sha256(),
               "labels": bool(labels)}
@@ -147,7 +159,7 @@ def generate_dataset(
 
     parts = out / PARTS_NAME
     blocks = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
-    common = {"table": table, "seed": seed, "dim": dim, "size": size, "labels": bool(labels)}
+    common = {"table": table, "seed": seed, "dim": dim, "size": size, "labels": bool(labels), "device": device}
     run_blocks(make_block, blocks, parts, common=common, workers=workers, scheduler=scheduler,
                max_blocks=max_blocks, progress=progress, desc=f"{out.name} {dim}D {size}", unit="sample")
     if not set(range(len(blocks))) <= finished_blocks(parts):
