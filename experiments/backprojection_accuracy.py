@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matdesign.atomic import atomic_path, write_text_atomic
+from matdesign.atomic import save_figure, write_text_atomic
 from matdesign.backproject import backproject
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import generate, sample_design
@@ -134,8 +134,7 @@ def plot_noise(noise: dict, path: Path) -> None:
     b.legend()
     fig.suptitle(f"Backprojection under noise, {noise['samples']} clean 2D 64² samples")
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from matdesign.atomic import atomic_path, write_text_atomic
+from matdesign.atomic import save_figure, write_text_atomic
 from matdesign.data import open_store
 from matdesign.data.samples import make_sample
 from matdesign.diffusion import DiffusionModel, build_unet, sample
@@ -185,8 +185,7 @@ def plot(result: dict, data_K: np.ndarray, fresh_K: np.ndarray, path: Path) -> N
         ax.legend(fontsize=7, loc="upper left")
     axes[0][0].set_ylabel("density")
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

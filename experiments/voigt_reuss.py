@@ -10,8 +10,6 @@ at 2 like the paper) and K/b⁺ (Voigt), and prints the number of samples outsid
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 
 import matplotlib
@@ -20,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from matdesign.atomic import save_figure
 from matdesign.fem import Homogenizer, bulk_from_young, voigt_reuss_bounds  # noqa: E402
 from matdesign.materials import MaterialTable  # noqa: E402
 from matdesign.microstructure import generate, sample_design  # noqa: E402
@@ -58,10 +57,7 @@ def plot(rows: np.ndarray, path: str, size: int) -> None:
     outside = int(np.sum((K < reuss * (1 - 1e-9)) | (K > voigt * (1 + 1e-9))))
     fig.suptitle(f"{len(K)} random 3D designs ({size}³ voxels): {outside} outside the Voigt–Reuss bounds")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    fig.savefig(tmp, dpi=120)
-    os.replace(tmp, path)
+    save_figure(fig, path, dpi=120)
 
 
 def main():

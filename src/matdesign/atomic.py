@@ -35,3 +35,11 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
+    """Save a matplotlib figure to ``path`` atomically; the format follows ``path``'s suffix (PNG if none)."""
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix or ".png") as tmp:
+        fig.savefig(tmp, **savefig_kwargs)
+    return path

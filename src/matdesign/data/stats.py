@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from matdesign.atomic import save_figure
 from matdesign.data.store import open_store, update_meta
 from matdesign.errors import InputError
 
@@ -84,8 +85,6 @@ def plot_k_histogram(path: str | os.PathLike, out: str | os.PathLike, bins: int 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from matdesign.atomic import atomic_path
-
     with open_store(path) as f:
         K = f["K"][()]
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -96,8 +95,6 @@ def plot_k_histogram(path: str | os.PathLike, out: str | os.PathLike, bins: int 
     ax.set_ylabel("samples")
     ax.set_title(f"{Path(path).name}: n={len(K)}, targets (red) from 1st to 99th percentile", fontsize=9)
     fig.tight_layout()
-    out = Path(out)
-    with atomic_path(out, suffix=out.suffix) as tmp:
-        fig.savefig(tmp)
+    out = save_figure(fig, out)
     plt.close(fig)
     return out

@@ -8,17 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from matdesign.atomic import atomic_path
+from matdesign.atomic import atomic_path, save_figure
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)
-    path = Path(path)
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    return path
+    return save_figure(fig, path, dpi=120, bbox_inches="tight")
 
 
 def plot_loss(steps, losses, lrs, path: str | os.PathLike) -> Path:

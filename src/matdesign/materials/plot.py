@@ -9,7 +9,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from matdesign.atomic import atomic_path
+from matdesign.atomic import save_figure
 from matdesign.materials.chunks import N_SEGMENTS, PAPER_FILTER, chunk_segments
 from matdesign.materials.table import MaterialTable
 
@@ -49,7 +49,4 @@ def plot_table(table: MaterialTable, path, *, dpi: int = 80) -> Path:
     fig.suptitle(f"{len(table)} materials; {len(covered)} of {N_SEGMENTS ** 3} chunks non-empty "
                  "(grey: projections of non-empty chunks)", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path, suffix=path.suffix or ".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    return path
+    return save_figure(fig, path, dpi=dpi, format="png")

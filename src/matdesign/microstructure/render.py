@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from matdesign.atomic import atomic_path
+from matdesign.atomic import save_figure
 
 _CHANNELS = (("E", "E [GPa]"), ("nu", "ν [-]"), ("rho", "ρ [g/cm³]"))
 
@@ -46,6 +46,4 @@ def render_png(ms, path: str | os.PathLike, *, dpi: int = 120) -> Path:
         f"matrix {ms.matrix.name}, particle {ms.particle.name}: {ms.n_particles} particles, "
         f"d = {ms.diameter:.3g}, vf = {ms.volume_fraction:.3f} ({ms.size}^{ms.dim} voxels)"
     )
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    return Path(path)
+    return save_figure(fig, path, format="png", dpi=dpi)

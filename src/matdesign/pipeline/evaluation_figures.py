@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matdesign.atomic import atomic_path
+from matdesign.atomic import save_figure
 
 
 def _errors(result: dict, stage: str = "raw", protocol: str = "paper") -> np.ndarray:
@@ -31,10 +31,7 @@ def quantile_picks(errors: np.ndarray, columns: int) -> np.ndarray:
 
 
 def _save(fig, path) -> Path:
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    return path
+    return save_figure(fig, path, dpi=110, bbox_inches="tight")
 
 
 def sample_grid_png(ev, out, path, columns: int = 6) -> Path:
