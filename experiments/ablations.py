@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import time
 
 import numpy as np
+
+from common import RowLog, frac_below
 
 from matdesign.evaluate import density
 from matdesign.pipeline.design import design
@@ -29,7 +30,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="docs/density_sweep.json")
     args = ap.parse_args()
-    rows = []
+    log = RowLog(args.out, vars(args))
     for target, steps, lam in itertools.product(args.targets, args.steps, args.lambdas):
         tic = time.perf_counter()
         res = design(target, dim=2, samples=args.samples, steps=steps, density_weight=lam, refine=False,
@@ -37,14 +38,10 @@ def main() -> None:
         err = np.array([res.error(c, refined=False) for c in res.candidates])
         rho = np.array([density(c.design) for c in res.candidates])
         hit = np.nan_to_num(err, nan=np.inf) < 0.05
-        row = {"target": target, "steps": steps, "lambda": lam, "frac_5": float(hit.mean()),
-               "frac_1": float((np.nan_to_num(err, nan=np.inf) < 0.01).mean()),
-               "rho_mean": float(np.nanmean(rho)), "rho_mean_hits": float(rho[hit].mean()) if hit.any() else None,
-               "seconds": time.perf_counter() - tic}
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    with open(args.out, "w") as fh:
-        json.dump({"settings": vars(args), "rows": rows}, fh, indent=2)
+        log.add({"target": target, "steps": steps, "lambda": lam, "frac_5": frac_below(err, 0.05),
+                 "frac_1": frac_below(err, 0.01), "rho_mean": float(np.nanmean(rho)),
+                 "rho_mean_hits": float(rho[hit].mean()) if hit.any() else None,
+                 "seconds": time.perf_counter() - tic})
 
 
 if __name__ == "__main__":

@@ -10,17 +10,16 @@ form (K_ref·(K/K* − 1))², all from the same seeds. Prints one JSON line per 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 import torch
 
+from common import TARGETS_2D, RowLog, frac_below
+
 from matdesign.evaluate.verify import sample_K
 from matdesign.guidance import GuidanceConfig, TargetBulkModulus
 from matdesign.pipeline.design import load_model, sample_with_model
-
-TARGETS_2D = (0.020, 62.9, 125.9, 188.8, 251.7)  # docs/datasets.md, data/2d-64-targets
 
 
 def raw_K(model, x0: torch.Tensor) -> np.ndarray:
@@ -32,7 +31,7 @@ def raw_K(model, x0: torch.Tensor) -> np.ndarray:
 def summary(K: np.ndarray, target: float) -> dict:
     err = np.abs(K - target) / target
     return {"mean_K": float(K.mean()), "median_K": float(np.median(K)), "median_rel_err": float(np.median(err)),
-            "frac_5": float(np.mean(err < 0.05)), "frac_1": float(np.mean(err < 0.01))}
+            "frac_5": frac_below(err, 0.05), "frac_1": frac_below(err, 0.01)}
 
 
 def main() -> None:
@@ -55,7 +54,7 @@ def main() -> None:
         return raw_K(model, res.x0), time.perf_counter() - tic
 
     K_unguided, t_unguided = (None, 0.0) if args.no_unguided else run(None, "unguided")
-    rows = []
+    log = RowLog(args.out, {**vars(args), "model_step": model.step})
     for target in args.targets:
         row = {"target": target}
         if K_unguided is not None:
@@ -63,11 +62,7 @@ def main() -> None:
         for name in args.forms:
             K, sec = run(TargetBulkModulus(target, relative=name == "relative"), "guided")
             row[name] = {**summary(K, target), "seconds": sec, "K": K.tolist()}
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    settings = {**vars(args), "model_step": model.step}
-    with open(args.out, "w") as fh:
-        json.dump({"settings": settings, "rows": rows}, fh, indent=2)
+        log.add(row)
 
 
 if __name__ == "__main__":
