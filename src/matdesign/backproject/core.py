@@ -101,3 +101,13 @@ def _as_fields(fields) -> np.ndarray:
     if not np.isfinite(x).all():
         raise InputError("fields: values must be finite")
     return x
+
+
+def backproject_batch(fields, table, normalization, *, seed: int = 0, progress: bool = False) -> list[Design]:
+    """Backproject every sample of ``fields`` (B, 3, *grid), physical units, in order; the mixture fits
+    draw from one ``numpy.random.default_rng(seed)`` (so the designs depend only on the fields and seed)."""
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(seed)
+    return [backproject(f, table, normalization=normalization, rng=rng)
+            for f in tqdm(fields, desc="backproject", disable=not progress, leave=False)]

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from matdesign.backproject import backproject
+from matdesign.backproject import backproject_batch
 from matdesign.diffusion import DiffusionModel, sample
 from matdesign.errors import InputError
 from matdesign.evaluate import sample_K, verify
@@ -115,10 +115,9 @@ def classifier_free_guidance(
 
     tic = time.perf_counter()
     K_s = np.atleast_1d(sample_K(fields, dim=dim))
-    rng = np.random.default_rng(seed)  # mixture fits, in sample order (as in design())
+    designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)  # as design()
     candidates = []
-    for i in tqdm(range(len(fields)), desc="backproject + verify", disable=not progress, leave=False):
-        d = backproject(fields[i], table, normalization=net.normalization, rng=rng)
+    for i, d in enumerate(tqdm(designs, desc="verify", disable=not progress, leave=False)):
         v = verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]))
         candidates.append(Candidate(i, d, v, float(K_s[i])))
     seconds["verify"] = time.perf_counter() - tic

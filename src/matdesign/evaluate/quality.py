@@ -26,7 +26,7 @@ import numpy as np
 from scipy.stats import wasserstein_distance
 from tqdm.auto import tqdm
 
-from matdesign.backproject import backproject
+from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
 from matdesign.evaluate.verify import sample_K, verify
 from matdesign.microstructure import Design
@@ -123,9 +123,7 @@ def evaluate_samples(fields, table, normalization, *, seed: int = 0, progress: b
     if x.ndim not in (4, 5) or x.shape[1] != 3:
         raise InputError(f"fields: expected (B, 3, *grid) with a 2D or 3D grid, got {x.shape}")
     dim, size = x.ndim - 2, x.shape[-1]
-    rng = np.random.default_rng(seed)
-    designs = [backproject(f, table, normalization=normalization, rng=rng)
-               for f in tqdm(x, desc="backproject", disable=not progress, leave=False)]
+    designs = backproject_batch(x, table, normalization, seed=seed, progress=progress)
     reasons = [degeneracy(d) for d in designs]
     K_design = np.full(len(designs), np.nan)
     for i, (d, r) in enumerate(tqdm(list(zip(designs, reasons)), desc="verify", disable=not progress, leave=False)):

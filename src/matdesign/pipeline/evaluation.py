@@ -30,10 +30,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from matdesign.atomic import atomic_path, write_text_atomic
+from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
 from matdesign.evaluate import MetricsTable, Record, metrics, sample_K, verify
 from matdesign.materials import MaterialTable
-from matdesign.pipeline.design import (backproject_fields, check_target, default_model_path, guided_fields,
+from matdesign.pipeline.design import (check_target, default_model_path, guided_fields,
                                        load_model, reachable_range)
 from matdesign.pipeline.refine import refine_volume_fraction
 
@@ -165,7 +166,7 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
     seconds["sampling"] = time.perf_counter() - tic
     tic = time.perf_counter()
     K_s = np.atleast_1d(sample_K(fields, dim=dim))
-    designs = backproject_fields(fields, table, net.normalization, seed=seed, progress=progress)
+    designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)
     seconds["backprojection"] = time.perf_counter() - tic
     tic = time.perf_counter()
     common = {k: settings[k] for k in ("seed", "dim", "size", "refine", "verify_n", "sem_tol", "max_arrangements")}
