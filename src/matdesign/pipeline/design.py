@@ -18,7 +18,7 @@ import torch
 from scipy import stats
 from tqdm.auto import tqdm
 
-from matdesign.backproject import backproject
+from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
 from matdesign.evaluate import Verification, density, sample_K, verify
 from matdesign.fem import Homogenizer, bulk_from_young
@@ -40,11 +40,12 @@ def load_model(model: str | Path | None, dim: int, device: str):
     path = default_model_path(dim) if model is None else Path(model)
     if model is None and not (path / "model.safetensors").exists():
         raise InputError(f"no shipped {dim}D model in this installation ({path}); pass --model")
+    net = DiffusionModel.load(path, device, dim=dim).eval()
     if model is None and dim == 3:
-        warnings.warn("the shipped 3D model is an early checkpoint (563 training steps): its unguided samples do "
-                      "not yet backproject to two-phase designs (docs/diffusion.md); expect poor 3D designs",
-                      stacklevel=2)
-    return DiffusionModel.load(path, device, dim=dim).eval()
+        warnings.warn(f"the shipped 3D model is an early checkpoint ({net.step} training steps): its unguided "
+                      "samples do not yet backproject to two-phase designs (docs/diffusion.md); expect poor 3D "
+                      "designs", stacklevel=2)
+    return net
 
 
 def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, seed: int = 0,
@@ -70,14 +71,6 @@ def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0
     config = GuidanceConfig(steps=steps, **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
     res = sample_with_model(net, J, samples=samples, config=config, seed=seed, device=device, progress=progress)
     return net.normalization.denormalize(res.x0.double().cpu(), axis=1).numpy(), res, config
-
-
-def backproject_fields(fields, table: MaterialTable, normalization, *, seed: int = 0,
-                       progress: bool = True) -> list[Design]:
-    """Backproject every sample of ``fields`` (B, 3, *grid); the mixture fits draw from one rng(seed)."""
-    rng = np.random.default_rng(seed)
-    return [backproject(f, table, normalization=normalization, rng=rng)
-            for f in tqdm(fields, desc="backproject", disable=not progress, leave=False)]
 
 
 def resolve_table(materials: str | Path | MaterialTable | None) -> MaterialTable:
@@ -226,7 +219,7 @@ def design(
 
     tic = time.perf_counter()
     K_s = np.atleast_1d(sample_K(fields, dim=dim))
-    designs = backproject_fields(fields, table, net.normalization, seed=seed, progress=progress)
+    designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)
     candidates = [Candidate(i, d, verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i])),
                             float(K_s[i]))
                   for i, d in enumerate(tqdm(designs, desc="verify", disable=not progress, leave=False))]
