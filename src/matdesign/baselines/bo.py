@@ -31,7 +31,7 @@ from matdesign.errors import InputError
 from matdesign.evaluate import verify
 from matdesign.materials import Material, MaterialTable
 from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design, generate
-from matdesign.pipeline.design import (Candidate, DesignResult, _rank_key, check_target, probability_within,
+from matdesign.pipeline.design import (Candidate, DesignResult, check_ranking, check_target, rank_candidates,
                                        reachable_range, resolve_table)
 
 PARAMS = ("E_m", "E_p", "nu_m", "nu_p", "rho_m", "rho_p", "r_p", "f_p")
@@ -105,7 +105,7 @@ class BOResult(DesignResult):
     runs: list[BORun] = field(default_factory=list)
 
 
-def _check(iterations, init_points, samples, runs, kappa, objective, eval_n, verify_n, dim, size, tolerance):
+def _check(iterations, init_points, samples, runs, kappa, objective, eval_n, verify_n, dim, size):
     for name, value, low in (("iterations", iterations, 1), ("init_points", init_points, 1), ("samples", samples, 1),
                              ("runs", runs, 1), ("eval_n", eval_n, 1), ("verify_n", verify_n, 1), ("size", size, 2)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -116,8 +116,6 @@ def _check(iterations, init_points, samples, runs, kappa, objective, eval_n, ver
         raise InputError(f"kappa={kappa!r}: must be a number >= 0")
     if objective not in ("relative", "absolute"):
         raise InputError(f"objective={objective!r}: must be 'relative' or 'absolute'")
-    if not 0 < tolerance < 1:
-        raise InputError(f"tolerance={tolerance!r}: must be a fraction in (0, 1), e.g. 0.01")
 
 
 def _bayes_opt():
@@ -221,9 +219,8 @@ def bayesian_optimization(
     Candidates are ranked like ``matdesign design`` (``rank``: "robust" or "error").
     """
     size = {2: 64, 3: 32}.get(dim, 0) if size is None else size
-    _check(iterations, init_points, samples, runs, kappa, objective, eval_n, verify_n, dim, size, tolerance)
-    if rank not in ("robust", "error"):
-        raise InputError(f"rank={rank!r}: must be 'robust' or 'error'")
+    _check(iterations, init_points, samples, runs, kappa, objective, eval_n, verify_n, dim, size)
+    check_ranking(tolerance, rank)
     table = resolve_table(materials)
     target = check_target(target_K, table, dim)
     seconds = {"optimize": 0.0, "verify": 0.0}
@@ -247,10 +244,7 @@ def bayesian_optimization(
         init_points=init_points, kappa=kappa, objective=objective, eval_n=eval_n, verify_n=verify_n, relaxed=relaxed,
         bayes_opt=_bayes_opt().__version__, refine=False, tolerance=tolerance, rank=rank, seed=int(seed),
         materials=str(materials or "builtin"), material_sha256=table.sha256()))
-    for c in candidates:
-        c.p_within = probability_within(c.verification, target, tolerance)
-    candidates.sort(key=lambda c: _rank_key(result, c, rank))
-    return result
+    return rank_candidates(result, tolerance, rank)
 
 
 def _first_arrangement(design: Design, ver, size: int, dim: int) -> np.ndarray:

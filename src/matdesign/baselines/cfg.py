@@ -30,7 +30,7 @@ from matdesign.diffusion import DiffusionModel, sample
 from matdesign.errors import InputError
 from matdesign.evaluate import sample_K, verify
 from matdesign.materials import MaterialTable
-from matdesign.pipeline.design import (Candidate, DesignResult, _rank_key, check_target, probability_within,
+from matdesign.pipeline.design import (Candidate, DesignResult, check_ranking, check_target, rank_candidates,
                                        resolve_table)
 
 GUIDANCE_SCALE = 0.5
@@ -67,10 +67,7 @@ def _check(samples, steps, verify_n, guidance_scale, tolerance, rank, device):
     if not (isinstance(guidance_scale, (int, float)) and math.isfinite(guidance_scale) and guidance_scale >= -1):
         raise InputError(f"guidance_scale={guidance_scale!r}: must be a number >= -1 "
                          "(w: -1 unconditional, 0 conditional, paper 0.5)")
-    if not 0 < tolerance < 1:
-        raise InputError(f"tolerance={tolerance!r}: must be a fraction in (0, 1), e.g. 0.01")
-    if rank not in ("robust", "error"):
-        raise InputError(f"rank={rank!r}: must be 'robust' or 'error'")
+    check_ranking(tolerance, rank)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
 
@@ -127,7 +124,4 @@ def classifier_free_guidance(
         guidance_scale=float(guidance_scale), condition_K=[lo, hi], model=str(model or default_model_path()),
         model_step=net.step, refine=False, tolerance=tolerance, rank=rank, verify_n=int(verify_n), device=device,
         seed=int(seed), materials=str(materials or "builtin"), material_sha256=table.sha256()))
-    for c in candidates:
-        c.p_within = probability_within(c.verification, target, tolerance)
-    candidates.sort(key=lambda c: _rank_key(result, c, rank))
-    return result
+    return rank_candidates(result, tolerance, rank)

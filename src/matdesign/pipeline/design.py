@@ -165,6 +165,23 @@ def _rank_key(result: DesignResult, c: Candidate, by: str):
     return (-c.p_within, err, rho) if by == "robust" else (err, rho)
 
 
+def check_ranking(tolerance: float, rank: str) -> None:
+    """InputError unless ``rank`` is "robust" or "error" and ``tolerance`` a fraction in (0, 1)."""
+    if rank not in ("robust", "error"):
+        raise InputError(f"rank={rank!r}: must be 'robust' or 'error'")
+    if not 0 < tolerance < 1:
+        raise InputError(f"tolerance={tolerance!r}: must be a fraction in (0, 1), e.g. 0.01")
+
+
+def rank_candidates(result: DesignResult, tolerance: float, rank: str) -> DesignResult:
+    """Set each candidate's P(one arrangement within ±``tolerance`` of K*) and sort the candidates in
+    place: ``rank="robust"`` by that probability, then error, then density; ``"error"`` by error, density."""
+    for c in result.candidates:
+        c.p_within = probability_within(c.final_verification, result.target_K, tolerance)
+    result.candidates.sort(key=lambda c: _rank_key(result, c, rank))
+    return result
+
+
 def design(
     target_K: float,
     *,
@@ -196,12 +213,9 @@ def design(
         raise InputError(f"dim={dim!r}: must be 2 or 3")
     if objective not in ("relative", "absolute"):
         raise InputError(f"objective={objective!r}: must be 'relative' or 'absolute'")
-    if rank not in ("robust", "error"):
-        raise InputError(f"rank={rank!r}: must be 'robust' or 'error'")
+    check_ranking(tolerance, rank)
     if int(samples) < 1:
         raise InputError(f"samples={samples!r}: must be ≥ 1")
-    if not 0 < tolerance < 1:
-        raise InputError(f"tolerance={tolerance!r}: must be a fraction in (0, 1), e.g. 0.01")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
     table = resolve_table(materials)
@@ -237,7 +251,4 @@ def design(
         density_weight=density_weight, refine=refine, tolerance=tolerance, rank=rank, verify_n=verify_n,
         model=str(model or default_model_path(dim)), device=device, seed=int(seed),
         grad_scale=list(config.grad_scale), materials=str(materials or "builtin"), material_sha256=table.sha256()))
-    for c in candidates:
-        c.p_within = probability_within(c.final_verification, target, tolerance)
-    candidates.sort(key=lambda c: _rank_key(result, c, rank))
-    return result
+    return rank_candidates(result, tolerance, rank)
