@@ -237,17 +237,31 @@ def test_3d_store_labels(tmp_path):
 
 
 def test_fields_only_store(reference, tmp_path, capsys):
-    path = generate_dataset(tmp_path / "ds", workers=0, progress=False, labels=False, **ARGS)
+    path = generate_dataset(tmp_path / "ds", workers=0, progress=False, labels="none", **ARGS)
     a, d = arrays(reference), arrays(path)
     assert np.array_equal(a["fields"], d["fields"]) and np.array_equal(a["seed"], d["seed"])
     assert np.isnan(d["K"]).all() and np.isnan(d["C"]).all()
     np.testing.assert_allclose(d["rho_mean"], a["rho_mean"], rtol=1e-12)
     with pytest.raises(InputError, match="no FEM labels"):
         dataset_stats(path)
-    with pytest.raises(InputError, match="labels is True"):  # a resume cannot switch labels on
+    with pytest.raises(InputError, match="labels is 'stiffness'"):  # a resume cannot switch labels on
         generate_dataset(tmp_path / "ds", workers=0, progress=False, resume=True, **ARGS)
     assert cli(["dataset", "stats", str(tmp_path / "ds")]) == 2
     assert "no FEM labels" in capsys.readouterr().err
+
+
+def test_bulk_only_labels_equal_the_stiffness_labels(reference, tmp_path, capsys):
+    """``--labels bulk`` solves the hydrostatic case alone: same K (to solver tolerance), no C, same stats."""
+    path = tmp_path / "ds"
+    assert cli(["dataset", "generate", "--out", str(path), "--dim", "2", "--size", "16", "--n", "8", "--seed", "3",
+                "--chunk", "3", "--workers", "0", "--labels", "bulk"]) == 0
+    a, d = arrays(reference), arrays(path / "dataset.h5")
+    assert np.array_equal(a["fields"], d["fields"]) and np.isnan(d["C"]).all()
+    np.testing.assert_allclose(d["K"], a["K"], rtol=1e-8)
+    np.testing.assert_allclose(dataset_targets(path), dataset_targets(reference), rtol=1e-8)
+    assert read_meta(path)["labels"] == "bulk"
+    with pytest.raises(InputError, match="labels="):
+        generate_dataset(tmp_path / "x", workers=0, progress=False, labels="K", **ARGS)
 
 
 def test_in_memory_field_dataset_equals_lazy(reference):

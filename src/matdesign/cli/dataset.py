@@ -26,9 +26,11 @@ def generate(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in OUT."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the dataset in OUT."),
     chunk: int = typer.Option(64, "--chunk", help="Samples per block (unit of work and of resumption)."),
-    labels: bool = typer.Option(True, "--labels/--no-labels",
-                                help="Label with the FEM (default); --no-labels stores fields only (K = NaN)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cuda: label each block as one batch on the GPU (use --workers 1)."),
+    labels: str = typer.Option("stiffness", "--labels",
+                               help="FEM labels: stiffness (tensor C and K, default), bulk (K only: one load case), "
+                                    "none (fields only, K = NaN)."),
+    no_labels: bool = typer.Option(False, "--no-labels", help="Same as --labels none."),
+    device: Optional[str] = typer.Option(None, "--device", help="cuda: label each block as one batch on the GPU."),
 ) -> None:
     """Sample designs, generate microstructures, label them with the FEM and store them."""
     from matdesign.data import generate_dataset
@@ -39,7 +41,7 @@ def generate(
     try:
         path = generate_dataset(
             out, dim=dim, size=size, n=n, seed=seed, materials=materials, workers=workers, scheduler=scheduler,
-            resume=resume, overwrite=overwrite, chunk=chunk, labels=labels, device=device, command=shlex.join(["matdesign", *sys.argv[1:]]),
+            resume=resume, overwrite=overwrite, chunk=chunk, labels="none" if no_labels else labels, device=device, command=shlex.join(["matdesign", *sys.argv[1:]]),
         )
     except KeyboardInterrupt:
         typer.echo(f"interrupted: finished blocks are kept in {out}/parts; continue with --resume", err=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from matdesign.atomic import write_text_atomic
 from matdesign.data.parallel import run_blocks
 from matdesign.data.parts import finished_blocks, part_path, read_part
-from matdesign.data.samples import make_block
+from matdesign.data.samples import LABEL_MODES, make_block
 from matdesign.data.store import STORE_NAME, read_meta, write_store
 from matdesign.errors import InputError
 
@@ -86,13 +86,21 @@ def _meta(table, config: dict, materials, command: str) -> dict:
     }
 
 
+def _recorded(meta: dict, key: str):
+    """``meta[key]``, reading older stores: no ``labels`` or ``labels: true`` → "stiffness", false → "none"."""
+    value = meta.get(key, True if key == "labels" else None)
+    if key == "labels" and isinstance(value, bool):
+        return "stiffness" if value else "none"
+    return value
+
+
 def _check_resume(recorded: dict, config: dict, where: Path) -> None:
     """InputError naming the first configuration field where a resume differs from the recorded run."""
     for key in CONFIG_KEYS:
-        if recorded.get(key, True if key == "labels" else None) != config[key]:  # stores before `labels` had them
+        if _recorded(recorded, key) != config[key]:
             what = "material table (sha256)" if key == "material_sha256" else key
             raise InputError(
-                f"resume: {what} is {config[key]!r} but {where} was made with {recorded.get(key)!r}; "
+                f"resume: {what} is {config[key]!r} but {where} was made with {_recorded(recorded, key)!r}; "
                 "pass the same options or --overwrite"
             )
 
@@ -119,7 +127,7 @@ def generate_dataset(
     max_blocks: int | None = None,
     progress: bool = True,
     command: str | None = None,
-    labels: bool = True,
+    labels: str = "stiffness",
     device: str | None = None,
 ) -> Path | None:
     """Generate ``n`` labelled samples into the directory ``out``; return the store path.
@@ -127,14 +135,17 @@ def generate_dataset(
     Sample ``i`` depends only on ``(seed, i)``, the material table and ``dim``/``size``, so the
     result is bit-identical for any ``workers``/``scheduler``. ``max_blocks`` stops after that many
     new blocks and returns None (the run can be resumed). Bad options raise InputError before
-    anything on disk is touched. ``labels=False`` stores the fields without FEM labels (K, C = NaN);
-    ``device="cuda"`` labels each block as one batch on the GPU (use one worker per GPU).
+    anything on disk is touched. ``labels`` (:data:`~matdesign.data.samples.LABEL_MODES`): "stiffness"
+    (default) stores ``C`` and ``K``, "bulk" only ``K`` (one load case: 3× (2D) / 6× (3D) fewer solves),
+    "none" the fields alone (``K``, ``C`` = NaN). ``device="cuda"`` labels each block as one batch on the GPU.
     """
     _check_args(dim, size, n, seed, chunk, resume, overwrite)
     _check_device(device)
+    if labels not in LABEL_MODES:
+        raise InputError(f"labels={labels!r}: must be one of {', '.join(LABEL_MODES)}")
     table = load_table(materials)
     config = {"dim": dim, "size": size, "n": n, "seed": seed, "chunk": chunk, "material_sha256": table.sha256(),
-              "labels": bool(labels)}
+              "labels": labels}
     out = Path(out)
     store, record = out / STORE_NAME, out / PROGRESS_NAME
     if out.exists() and not out.is_dir():
@@ -159,7 +170,7 @@ def generate_dataset(
 
     parts = out / PARTS_NAME
     blocks = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
-    common = {"table": table, "seed": seed, "dim": dim, "size": size, "labels": bool(labels), "device": device}
+    common = {"table": table, "seed": seed, "dim": dim, "size": size, "labels": labels, "device": device}
     run_blocks(make_block, blocks, parts, common=common, workers=workers, scheduler=scheduler,
                max_blocks=max_blocks, progress=progress, desc=f"{out.name} {dim}D {size}", unit="sample")
     if not set(range(len(blocks))) <= finished_blocks(parts):

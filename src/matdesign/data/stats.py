@@ -23,9 +23,9 @@ def targets_from_K(K: np.ndarray) -> np.ndarray:
 
 
 def _labels(K: np.ndarray, path) -> np.ndarray:
-    """``K`` unless the store has no FEM labels (made with ``--no-labels``): then InputError."""
+    """``K`` unless the store has no FEM labels (made with ``--labels none``): then InputError."""
     if np.isnan(K).any():
-        raise InputError(f"{path} has no FEM labels (made with --no-labels); its K statistics are undefined")
+        raise InputError(f"{path} has no FEM labels (made with --labels none); its K statistics are undefined")
     return K
 
 
