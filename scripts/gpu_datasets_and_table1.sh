@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# One GPU lease, three jobs side by side (how docs/gpu-run-2026-11-26b/ was made):
+#   1. the labelled 3D dataset: 10,000 fields of 32³ (seed 0) with K from the GPU FEM (--labels bulk:
+#      one hydrostatic load case), CPU workers generating, each labelling its block on the GPU;
+#      then `matdesign dataset stats` and a CPU float64 re-check of the first stored labels;
+#   2. the full-size 2D Table 1 (200 guided samples per target, N = 100 DDIM steps, paper protocol,
+#      no refinement) for seeds 0, 1, 2 (tables, per-sample JSON and figures come back; the sample fields do not) — guided sampling on the GPU, verification on CPU workers;
+#   3. optionally first, alone on the GPU: the FEM benchmark (BENCH=1).
+# Every job is time-limited (BUDGET seconds from the start) and resumable: a rerun with the same
+# folders continues the dataset (--resume) and skips finished targets. Results are packed into $OUT.
+#
+#   OUT=/tmp/out BUDGET=560 bash scripts/gpu_datasets_and_table1.sh
+# Small CPU smoke test: DEVICE=cpu N3=8 SIZE3=8 SAMPLES=2 STEPS=3 SEEDS=0 W_DATA=0 W_EVAL=0 BUDGET=120 bash …
+set -u
+OUT=${OUT:-runs/gpu-out}
+BUDGET=${BUDGET:-560}
+DEVICE=${DEVICE:-cuda}
+N3=${N3:-10000}
+SIZE3=${SIZE3:-32}
+SAMPLES=${SAMPLES:-200}
+STEPS=${STEPS:-100}
+SEEDS=${SEEDS:-"0 1 2"}
+W_DATA=${W_DATA:-8}
+W_EVAL=${W_EVAL:-2}
+DATA3=${DATA3:-data/3d-32}
+EVAL=${EVAL:-runs/table1-2d-full}
+TARGETS=${TARGETS:-0.019815023938694266,62.94904547706218,125.87827593018565,188.80750638330915,251.7367368364326}
+PY=${PY:-python3}
+mkdir -p "$OUT/logs"
+T0=$(date +%s)
+left() { echo $((BUDGET - ($(date +%s) - T0))); }
+log() { echo "[$(date +%T) +$(($(date +%s) - T0))s] $*" | tee -a "$OUT/logs/session.log"; }
+export PYTHONUNBUFFERED=1
+
+log "device: $($PY -c 'import torch; print(torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")'); cores $(nproc)"
+if [ "${BENCH:-0}" = 1 ]; then
+  log "FEM benchmark"
+  timeout 120 $PY benchmarks/fem.py --device "$DEVICE" --repeats 3 > "$OUT/logs/bench-fem.log" 2>&1
+  log "FEM benchmark: exit $?"
+fi
+
+RESUME=(); [ -e "$DATA3" ] && RESUME=(--resume)
+log "3D dataset: start"
+( timeout $(($(left) - 60)) $PY -m matdesign dataset generate --dim 3 --size "$SIZE3" --n "$N3" --seed 0 --out "$DATA3" \
+    --workers "$W_DATA" --chunk 64 --labels bulk --device "$DEVICE" "${RESUME[@]}" > "$OUT/logs/dataset-3d.log" 2>&1
+  log "3D dataset: exit $?"
+  if [ -e "$DATA3/dataset.h5" ]; then
+    $PY -m matdesign dataset stats "$DATA3" --plot "$OUT/k_hist_3d.png" > "$OUT/logs/stats-3d.log" 2>&1
+    $PY - "$DATA3" "$OUT/dataset_3d_labels.npz" >> "$OUT/logs/stats-3d.log" 2>&1 <<'EOF'
+import sys, numpy as np, torch
+from matdesign.data.store import open_store
+from matdesign.fem import bulk_modulus
+with open_store(sys.argv[1]) as f:
+    keys = ("K", "rho_mean", "matrix_index", "particle_index", "diameter", "volume_fraction", "voxel_fraction", "n_particles")
+    arrays = {k: f[k][()] for k in keys}
+    fields = f["fields"][:4].astype(np.float64)
+np.savez_compressed(sys.argv[2], **arrays)
+K_cpu = bulk_modulus(fields[:, 0], fields[:, 1], dim=3, solver="scipy")
+print("stored (GPU) K:", arrays["K"][:4], "\nCPU scipy K:  ", K_cpu,
+      "\nmax rel diff:", float(np.max(np.abs(arrays["K"][:4] - K_cpu) / K_cpu)))
+EOF
+    log "3D stats: exit $?"
+  fi ) &
+
+for s in $SEEDS; do
+  ( log "Table 1 seed $s: start"
+    timeout $(($(left) - 25)) $PY -m matdesign evaluate --targets "$TARGETS" --samples "$SAMPLES" --steps "$STEPS" \
+      --seed "$s" --no-refine --max-arrangements 10 --workers "$W_EVAL" --device "$DEVICE" --out "$EVAL-s$s" \
+      > "$OUT/logs/table1-s$s.log" 2>&1
+    log "Table 1 seed $s: exit $?" ) &
+done
+wait
+tar czf "$OUT/table1.tar.gz" --exclude='*.npz' $(for s in $SEEDS; do echo "$EVAL-s$s"; done) 2>/dev/null  # fields stay there (too big)
+tar czf "$OUT/logs.tar.gz" -C "$OUT" logs
+log "done"
