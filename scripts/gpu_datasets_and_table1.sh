@@ -3,14 +3,16 @@
 #   1. the labelled 3D dataset: 10,000 fields of 32³ (seed 0) with K from the GPU FEM (--labels bulk:
 #      one hydrostatic load case), CPU workers generating, each labelling its block on the GPU;
 #      then `matdesign dataset stats` and a CPU float64 re-check of the first stored labels;
-#   2. the full-size 2D Table 1 (200 guided samples per target, N = 100 DDIM steps, paper protocol,
-#      no refinement) for seeds 0, 1, 2 (tables, per-sample JSON and figures come back; the sample fields do not) — guided sampling on the GPU, verification on CPU workers;
+#   2. full-size 2D evaluations (200 samples per target, the five dataset targets, paper protocol, raw
+#      designs): Table 1 (guided, N = 100, seeds 0, 1, 2) and Table 3's variants (unguided, N = 50 and 200,
+#      "project"), in priority order, SLOTS at a time — sampling on the GPU, verification on CPU workers
+#      (tables, per-sample JSON and figures come back; the sample fields do not);
 #   3. optionally first, alone on the GPU: the FEM benchmark (BENCH=1).
 # Every job is time-limited (BUDGET seconds from the start) and resumable: a rerun with the same
 # folders continues the dataset (--resume) and skips finished targets. Results are packed into $OUT.
 #
 #   OUT=/tmp/out BUDGET=560 bash scripts/gpu_datasets_and_table1.sh
-# Small CPU smoke test: DEVICE=cpu N3=8 SIZE3=8 SAMPLES=2 STEPS=3 SEEDS=0 W_DATA=0 W_EVAL=0 BUDGET=120 bash …
+# Small CPU smoke test: DEVICE=cpu N3=8 SIZE3=8 SAMPLES=2 STEPS=3 W_DATA=0 W_EVAL=0 BUDGET=150 bash …
 set -u
 OUT=${OUT:-runs/gpu-out}
 BUDGET=${BUDGET:-560}
@@ -19,11 +21,10 @@ N3=${N3:-10000}
 SIZE3=${SIZE3:-32}
 SAMPLES=${SAMPLES:-200}
 STEPS=${STEPS:-100}
-SEEDS=${SEEDS:-"0 1 2"}
-W_DATA=${W_DATA:-8}
-W_EVAL=${W_EVAL:-2}
+W_DATA=${W_DATA:-6}
+W_EVAL=${W_EVAL:-3}
 DATA3=${DATA3:-data/3d-32}
-EVAL=${EVAL:-runs/table1-2d-full}
+EVAL=${EVAL:-runs/full-2d}
 TARGETS=${TARGETS:-0.019815023938694266,62.94904547706218,125.87827593018565,188.80750638330915,251.7367368364326}
 PY=${PY:-python3}
 mkdir -p "$OUT/logs"
@@ -62,14 +63,28 @@ EOF
     log "3D stats: exit $?"
   fi ) &
 
-for s in $SEEDS; do
-  ( log "Table 1 seed $s: start"
-    timeout $(($(left) - 25)) $PY -m matdesign evaluate --targets "$TARGETS" --samples "$SAMPLES" --steps "$STEPS" \
-      --seed "$s" --no-refine --max-arrangements 10 --workers "$W_EVAL" --device "$DEVICE" --out "$EVAL-s$s" \
-      > "$OUT/logs/table1-s$s.log" 2>&1
-    log "Table 1 seed $s: exit $?" ) &
-done
+# evaluation runs in priority order, at most SLOTS at a time: "name|extra evaluate options"
+RUNS=${RUNS:-"t1-n100-s0|--steps $STEPS --seed 0
+t3-unguided|--mode unguided --steps $STEPS --seed 0
+t3-n50|--steps 50 --seed 0
+t3-n200|--steps 200 --seed 0
+t3-project|--mode project --steps 200 --seed 0
+t1-n100-s1|--steps $STEPS --seed 1
+t1-n100-s2|--steps $STEPS --seed 2"}
+SLOTS=${SLOTS:-3}
+NAMES=()
+while IFS='|' read -r name opts; do
+  [ -z "$name" ] && continue
+  while [ "$(jobs -rp | wc -l)" -gt "$SLOTS" ]; do wait -n; done  # the dataset job holds one more
+  [ "$(left)" -lt 60 ] && { log "$name: no time left"; continue; }
+  NAMES+=("$EVAL/$name")
+  ( log "$name: start"
+    timeout $(($(left) - 25)) $PY -m matdesign evaluate --targets "$TARGETS" --samples "$SAMPLES" $opts \
+      --no-refine --max-arrangements 10 --workers "$W_EVAL" --device "$DEVICE" --out "$EVAL/$name" \
+      > "$OUT/logs/$name.log" 2>&1
+    log "$name: exit $?" ) &
+done <<< "$RUNS"
 wait
-tar czf "$OUT/table1.tar.gz" --exclude='*.npz' $(for s in $SEEDS; do echo "$EVAL-s$s"; done) 2>/dev/null  # fields stay there (too big)
+tar czf "$OUT/evaluations.tar.gz" --exclude='*.npz' "${NAMES[@]}" 2>/dev/null  # the sample fields stay (too big)
 tar czf "$OUT/logs.tar.gz" -C "$OUT" logs
 log "done"
