@@ -1,6 +1,6 @@
 """FEM homogenization benchmark: time per bulk-modulus solve *including the gradient*.
 
-    python benchmarks/fem.py [--quick] [--device cpu|cuda] [--threads N]
+    python benchmarks/fem.py [--quick] [--device cpu|cuda] [--threads N] [--tables main warm reference scaling]
 
 Fields are realistic two-phase particle microstructures (matdesign.microstructure.generate):
 "stiff" = SiC particles (E 466 GPa, ν 0.21) in polycarbonate (2.4, 0.37), contrast ~200;
@@ -94,6 +94,10 @@ def main_table(args, device):
                     reps = 1 if (dim == 3 and batch > 1) else args.repeats
                     sec, its = time_solve(hom, E, nu, device, reps)
                     print(f"| {n}^{dim} | {case} | {batch} | {solver} | {sec * 1e3:.1f} | {its} |", flush=True)
+
+
+def warm_table(args, device):
+    setups = [(2, 64), (3, 32)]
     print("\n### Warm start (guidance-like: fields perturbed by 1e-3 between calls), PCG\n")
     print("| grid | case | cold iterations | warm iterations | warm ms/sample |")
     print("|---|---|---|---|---|")
@@ -110,6 +114,11 @@ def main_table(args, device):
 
 
 def reference_table(args, device):
+    try:
+        import skfem  # noqa: F401  (the independent reference; absent on some GPU machines)
+    except ImportError:
+        print("\n(scikit-fem not installed: independent reference skipped)")
+        return
     print("\n### Independent reference: scikit-fem assembly + SciPy solve (one sample, no gradient)\n")
     print("| grid | reference s | matdesign auto (incl. gradient) s | speed-up | rel. diff K |")
     print("|---|---|---|---|---|")
@@ -139,12 +148,16 @@ def scaling_table(args, device):
                 print(f"| {dim} | {n} | {dim * (n - 1) ** dim} | {solver} | {sec * 1e3:.0f} | {its} |", flush=True)
 
 
+TABLES = {"main": main_table, "warm": warm_table, "reference": reference_table, "scaling": scaling_table}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller batches and grids")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES), help="which tables to run")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -152,14 +165,8 @@ def main():
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, device {device}"
           + (f" ({torch.cuda.get_device_name()})" if torch.device(device).type == "cuda" else ""))
-    main_table(args, device)
-    try:
-        import skfem  # noqa: F401  (the independent reference; absent on some GPU machines)
-    except ImportError:
-        print("\n(scikit-fem not installed: independent reference skipped)")
-    else:
-        reference_table(args, device)
-    scaling_table(args, device)
+    for name in args.tables:
+        TABLES[name](args, device)
 
 
 if __name__ == "__main__":
