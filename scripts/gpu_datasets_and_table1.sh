@@ -7,7 +7,7 @@
 #      designs): Table 1 (guided, N = 100, seeds 0, 1, 2) and Table 3's variants (unguided, N = 50 and 200,
 #      "project"), in priority order, SLOTS at a time — sampling on the GPU, verification on CPU workers
 #      (tables, per-sample JSON and figures come back; the sample fields do not);
-#   3. optionally first, alone on the GPU: the FEM benchmark (BENCH=1).
+#   3. optionally first, alone on the GPU: the FEM benchmark's main and warm-start tables (BENCH=1).
 # Every job is time-limited (BUDGET seconds from the start) and resumable: a rerun with the same
 # folders continues the dataset (--resume) and skips finished targets. Results are packed into $OUT.
 #
@@ -36,7 +36,7 @@ export PYTHONUNBUFFERED=1
 log "device: $($PY -c 'import torch; print(torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")'); cores $(nproc)"
 if [ "${BENCH:-0}" = 1 ]; then
   log "FEM benchmark"
-  timeout 120 $PY benchmarks/fem.py --device "$DEVICE" --repeats 3 > "$OUT/logs/bench-fem.log" 2>&1
+  timeout 75 $PY benchmarks/fem.py --device "$DEVICE" --repeats 3 --tables main warm > "$OUT/logs/bench-fem.log" 2>&1
   log "FEM benchmark: exit $?"
 fi
 
