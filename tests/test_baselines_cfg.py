@@ -113,7 +113,7 @@ def test_designs_use_real_materials_and_are_verified(tiny, base, table):
     for c in base.candidates:
         for m in (c.design.matrix, c.design.particle):
             assert table[table.index(m.name)] == m
-        assert c.K_s == pytest.approx(K_s[c.sample], rel=1e-12)
+        assert c.value_s == pytest.approx(K_s[c.sample], rel=1e-12)
         assert c.verification.n == 2 and c.refinement is None
         again = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([3, c.sample]))
         assert again.K == pytest.approx(c.verification.K, rel=1e-12)

@@ -140,7 +140,7 @@ def test_raw_designs_match_matdesign_design(evaluated, tiny_model, one_torch_thr
         assert s["raw"]["design"]["matrix"] == c.design.matrix.name
         assert s["raw"]["design"]["volume_fraction"] == c.design.volume_fraction
         assert s["raw"]["paper"]["K"] == pytest.approx(c.verification.K, rel=1e-12)
-        assert s["K_s"] == pytest.approx(c.K_s, rel=1e-12)
+        assert s["K_s"] == pytest.approx(c.value_s, rel=1e-12)
 
 
 def test_resume_skips_finished_targets_and_checks_settings(evaluated, tiny_model, monkeypatch):

@@ -1,4 +1,4 @@
-"""``matdesign design``: from a target bulk modulus to ranked, verified, buildable designs."""
+"""``matdesign design``: from a target bulk modulus (or G, E, ν) to ranked, verified, buildable designs."""
 
 from __future__ import annotations
 
@@ -28,15 +28,17 @@ def _versions() -> dict[str, str]:
 
 
 def design_command(
-    target_K: float = typer.Option(..., "--target-K", help="Target effective bulk modulus K* [GPa] (2D: plane-stress K)."),
+    target_K: Optional[float] = typer.Option(None, "--target-K", help="Target effective bulk modulus K* [GPa] (2D: plane-stress K); same as --property K --target."),
+    prop: str = typer.Option("K", "--property", help="Target property: K (bulk), G (shear), E (Young's) modulus [GPa] or nu (Poisson ratio); isotropic estimates, 2D plane stress."),
+    target: Optional[float] = typer.Option(None, "--target", help="Target value of --property [GPa; ν dimensionless]."),
     dim: int = typer.Option(2, "--dim", help="2 (64×64) or 3 (32³)."),
     samples: int = typer.Option(16, "--samples", help="Number of guided samples to draw."),
     steps: int = typer.Option(100, "--steps", help="DDIM steps per sample."),
     materials: Optional[Path] = typer.Option(None, "--materials", help="CSV of your own materials (name,E,nu,rho)."),
     density_weight: float = typer.Option(0.0, "--density-weight", help="λ of the density penalty (paper's J₂)."),
-    objective: str = typer.Option("absolute", "--objective", help="absolute (paper's J₁, default) or relative (K_ref²·(K/K*−1)²)."),
-    refine: bool = typer.Option(True, "--refine/--no-refine", help="Tune the volume fraction to the target (beyond the paper)."),
-    tolerance: float = typer.Option(1.0, "--tolerance", help="Tolerance on K for robust ranking [%]."),
+    objective: Optional[str] = typer.Option(None, "--objective", help="absolute (paper's J₁; default for K, G, E) or relative (X_ref²·(X/X*−1)²; default for nu)."),
+    refine: bool = typer.Option(True, "--refine/--no-refine", help="Tune the volume fraction to the target (beyond the paper; not for nu)."),
+    tolerance: float = typer.Option(1.0, "--tolerance", help="Tolerance for robust ranking [% of the target; for nu: hundredths, 1 → ±0.01]."),
     rank: str = typer.Option("robust", "--rank", help="robust (P within tolerance) or error."),
     verify_n: int = typer.Option(10, "--verify-n", help="Random arrangements per verification."),
     top: int = typer.Option(5, "--top", help="How many designs to show."),
@@ -45,12 +47,17 @@ def design_command(
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
     out: Path = typer.Option(Path("design-out"), "--out", help="Output folder."),
 ) -> None:
-    """Design composites whose FEM-verified bulk modulus matches --target-K."""
+    """Design composites whose FEM-verified bulk modulus matches --target-K (or --property G/E/nu matches --target)."""
+    from matdesign.errors import InputError
     from matdesign.pipeline.design import design
     from matdesign.pipeline.output import print_result, save_result
 
-    result = design(target_K, dim=dim, samples=samples, steps=steps, materials=materials,
-                    density_weight=density_weight, objective=objective, refine=refine,
+    if (target_K is None) == (target is None):
+        raise InputError("give the target once: --target-K K* or --property X --target X*")
+    if target_K is not None and prop != "K":
+        raise InputError(f"--target-K sets a bulk modulus target; for --property {prop} use --target")
+    result = design(target_K if target is None else target, property=prop, dim=dim, samples=samples, steps=steps,
+                    materials=materials, density_weight=density_weight, objective=objective, refine=refine,
                     tolerance=tolerance / 100.0, rank=rank, verify_n=verify_n, model=model, device=device,
                     seed=seed)
     print_result(result, top)

@@ -1,4 +1,5 @@
-"""K_θ of a design: FEM bulk modulus averaged over fresh random arrangements (sec. 6.2)."""
+"""Verification of a design: FEM effective property (K_θ; or G, E, ν) averaged over fresh random
+arrangements (sec. 6.2)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,32 @@ from scipy import stats
 from matdesign.errors import InputError
 from matdesign.microstructure import Design, generate
 
+PROPERTIES = {"K": ("K", "bulk modulus", "GPa"), "G": ("G", "shear modulus", "GPa"),
+              "E": ("E", "Young's modulus", "GPa"), "nu": ("ν", "Poisson ratio", "")}
+"""Verifiable effective properties: name → (symbol, label, unit). K from the hydrostatic solve; G, E, ν the
+isotropic projection of the effective stiffness (:func:`matdesign.fem.isotropic_projection`; 2D: plane
+stress, in-plane moduli). ν is dimensionless."""
+
+
+def check_property(prop: str) -> str:
+    """``prop`` if it names one of :data:`PROPERTIES`, else InputError."""
+    if prop not in PROPERTIES:
+        raise InputError(f"property={prop!r}: must be one of {', '.join(PROPERTIES)}")
+    return prop
+
 
 @dataclass(frozen=True)
 class Verification:
-    """Bulk modulus of a design over ``n`` random arrangements [GPa].
+    """Effective property ``prop`` (default the bulk modulus K [GPa]) of a design over ``n`` random arrangements.
 
-    ``K`` mean, ``std`` sample standard deviation, ``sem`` standard error of the mean, ``ci95``
-    95 % t-interval of the mean, ``samples`` (n,) the K of each arrangement, ``seeds`` and
+    ``mean`` mean, ``std`` sample standard deviation, ``sem`` standard error of the mean, ``ci95``
+    95 % t-interval of the mean, ``samples`` (n,) the value of each arrangement, ``seeds`` and
     ``n_particles`` reproduce arrangement i as ``generate(..., rng=default_rng(seeds[i]),
-    n_particles=n_particles[i])``; ``converged`` = sem/K < the tolerance; ``flags``/``message``
-    say why a failed verification (K = nan) failed.
+    n_particles=n_particles[i])``; ``converged`` = sem/|mean| < the tolerance; ``flags``/``message``
+    say why a failed verification (mean = nan) failed. Units: :data:`PROPERTIES`.
     """
 
-    K: float
+    mean: float
     std: float
     sem: float
     ci95: tuple[float, float]
@@ -33,6 +47,14 @@ class Verification:
     converged: bool
     flags: list[str] = field(default_factory=list)
     message: str = ""
+    prop: str = "K"
+
+    @property
+    def K(self) -> float:
+        """The mean bulk modulus K_θ [GPa] (a verification of K only)."""
+        if self.prop != "K":
+            raise AttributeError(f"this verification is of {self.prop}, not of K")
+        return self.mean
 
     @property
     def n(self) -> int:
@@ -40,7 +62,7 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return math.isfinite(self.K)
+        return math.isfinite(self.mean)
 
 
 def stochastic_round(x: float, rng: np.random.Generator) -> int:
@@ -49,51 +71,63 @@ def stochastic_round(x: float, rng: np.random.Generator) -> int:
     return int(low + (rng.random() < x - low))
 
 
-def failed(flag: str, message: str) -> Verification:
-    """A verification that could not run (K = nan)."""
+def failed(flag: str, message: str, prop: str = "K") -> Verification:
+    """A verification that could not run (mean = nan)."""
     nan = float("nan")
-    return Verification(nan, nan, nan, (nan, nan), np.zeros(0), [], [], False, [flag], message)
+    return Verification(nan, nan, nan, (nan, nan), np.zeros(0), [], [], False, [flag], message, prop)
 
 
 def verify(design: Design, *, size: int, dim: int, n: int = 10, rng: np.random.Generator,
            adaptive: bool = False, rel_sem_tol: float = 0.0025, n_max: int = 200, batch: int = 10,
-           fem_options: dict | None = None) -> Verification:
-    """Mean FEM bulk modulus of ``n`` fresh random microstructures of ``design`` (size^dim grid).
+           fem_options: dict | None = None, prop: str = "K") -> Verification:
+    """Mean FEM property ``prop`` (:data:`PROPERTIES`, default the bulk modulus K) of ``n`` fresh random
+    microstructures of ``design`` (size^dim grid).
 
     Each arrangement's particle count is the stochastically rounded expected count; all ``n`` are
     solved as one batch. ``adaptive``: then add ``batch`` arrangements at a time until
-    sem/K < ``rel_sem_tol`` or ``n_max`` arrangements. An invalid backprojection
+    sem/|mean| < ``rel_sem_tol`` or ``n_max`` arrangements. An invalid backprojection
     (``diagnostics["valid"]`` false) or a design that cannot be placed gives a failed result
-    (K = nan, flags ``invalid_design`` / ``infeasible``) instead of an error.
-    ``fem_options``: extra keyword arguments of :func:`matdesign.fem.bulk_modulus`.
+    (mean = nan, flags ``invalid_design`` / ``infeasible``) instead of an error.
+    ``fem_options``: extra keyword arguments of :func:`matdesign.fem.bulk_modulus` (K) or
+    :func:`matdesign.fem.effective_stiffness` (G, E, ν).
     """
+    check_property(prop)
     for name, value in (("n", n), ("n_max", n_max), ("batch", batch)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name}={value!r}: must be an integer >= 1")
     if not rel_sem_tol > 0:
         raise InputError(f"rel_sem_tol={rel_sem_tol!r}: must be > 0")
     if not design.diagnostics.get("valid", True):
-        return failed("invalid_design", f"backprojection flags {design.diagnostics.get('flags')}")
+        return failed("invalid_design", f"backprojection flags {design.diagnostics.get('flags')}", prop)
     expected = design.expected_particle_count(dim)
     if not math.isfinite(expected):
-        return failed("infeasible", f"volume_fraction={design.volume_fraction} with diameter={design.diameter}")
-    K, seeds, counts = [], [], []
+        return failed("infeasible", f"volume_fraction={design.volume_fraction} with diameter={design.diameter}", prop)
+    values, seeds, counts = [], [], []
     todo = n
     while todo:
         try:
-            k, s, c = _solve_batch(design, expected, todo, size, dim, rng, fem_options or {})
+            v, s, c = _solve_batch(design, expected, todo, size, dim, rng, fem_options or {}, prop)
         except InputError as err:
-            return failed("infeasible", str(err))
-        K, seeds, counts = K + k, seeds + s, counts + c
-        mean, sem = float(np.mean(K)), _sem(K)
-        todo = min(batch, n_max - len(K)) if adaptive and not sem < rel_sem_tol * abs(mean) else 0
-    return _summary(np.asarray(K), seeds, counts, rel_sem_tol)
+            return failed("infeasible", str(err), prop)
+        values, seeds, counts = values + v, seeds + s, counts + c
+        mean, sem = float(np.mean(values)), _sem(values)
+        todo = min(batch, n_max - len(values)) if adaptive and not sem < rel_sem_tol * abs(mean) else 0
+    return _summary(np.asarray(values), seeds, counts, rel_sem_tol, prop)
 
 
-def _solve_batch(design, expected, count, size, dim, rng, fem_options):
-    """K (list) of ``count`` new arrangements solved as one FEM batch, their seeds and counts."""
-    from matdesign.fem import bulk_modulus
+def effective_property(E, nu, prop: str, *, dim: int, fem_options: dict | None = None) -> np.ndarray:
+    """``prop`` of fields E [GPa], ν (numpy, (..., *grid)) → (...) float64: K from one hydrostatic solve,
+    G, E, ν from the isotropic projection of the effective stiffness (one solve for all load cases)."""
+    from matdesign.fem import bulk_modulus, effective_stiffness, isotropic_projection
 
+    if prop == "K":
+        return np.asarray(bulk_modulus(E, nu, dim=dim, **(fem_options or {})), dtype=np.float64)
+    C = effective_stiffness(E, nu, dim=dim, **(fem_options or {}))
+    return np.asarray(isotropic_projection(C, dim)[prop], dtype=np.float64)
+
+
+def _solve_batch(design, expected, count, size, dim, rng, fem_options, prop):
+    """``prop`` (list) of ``count`` new arrangements solved as one FEM batch, their seeds and counts."""
     seeds = [int(s) for s in rng.integers(0, 2**63 - 1, size=count)]
     counts = [stochastic_round(expected, rng) for _ in range(count)]
     fields = np.stack([
@@ -102,32 +136,36 @@ def _solve_batch(design, expected, count, size, dim, rng, fem_options):
                  rng=np.random.default_rng(seed), n_particles=k).fields
         for seed, k in zip(seeds, counts)
     ]).astype(np.float64)
-    K = np.asarray(bulk_modulus(fields[:, 0], fields[:, 1], dim=dim, **fem_options), dtype=np.float64)
-    return K.tolist(), seeds, counts
+    values = effective_property(fields[:, 0], fields[:, 1], prop, dim=dim, fem_options=fem_options)
+    return values.tolist(), seeds, counts
 
 
-def _sem(K) -> float:
-    return float(np.std(K, ddof=1) / math.sqrt(len(K))) if len(K) > 1 else float("nan")
+def _sem(x) -> float:
+    return float(np.std(x, ddof=1) / math.sqrt(len(x))) if len(x) > 1 else float("nan")
 
 
-def _summary(K: np.ndarray, seeds, counts, rel_sem_tol) -> Verification:
-    mean = float(K.mean())
-    if len(K) > 1:
-        std, sem = float(K.std(ddof=1)), _sem(K)
-        half = float(stats.t.ppf(0.975, len(K) - 1)) * sem
+def _summary(x: np.ndarray, seeds, counts, rel_sem_tol, prop) -> Verification:
+    mean = float(x.mean())
+    if len(x) > 1:
+        std, sem = float(x.std(ddof=1)), _sem(x)
+        half = float(stats.t.ppf(0.975, len(x) - 1)) * sem
     else:
         std = sem = half = float("nan")
-    return Verification(mean, std, sem, (mean - half, mean + half), K, seeds, counts,
-                        bool(sem < rel_sem_tol * abs(mean)))
+    return Verification(mean, std, sem, (mean - half, mean + half), x, seeds, counts,
+                        bool(sem < rel_sem_tol * abs(mean)), prop=prop)
 
 
 def sample_K(fields, *, dim: int | None = None, fem_options: dict | None = None):
-    """K_s: FEM bulk modulus [GPa] of a field itself (the relaxed, generated sample).
+    """K_s: FEM bulk modulus [GPa] of a field itself (:func:`sample_property` of K)."""
+    return sample_property(fields, "K", dim=dim, fem_options=fem_options)
+
+
+def sample_property(fields, prop: str, *, dim: int | None = None, fem_options: dict | None = None):
+    """FEM ``prop`` (:data:`PROPERTIES`) of a field itself (the relaxed, generated sample), e.g. K_s.
 
     ``fields``: (3, *grid) → float, or (B, 3, *grid) with ``dim`` given → (B,) array; numpy or torch.
     """
-    from matdesign.fem import bulk_modulus
-
+    check_property(prop)
     x = fields.detach().cpu().numpy() if hasattr(fields, "detach") else np.asarray(fields)
     x = np.asarray(x, dtype=np.float64)
     single = dim is None or x.ndim == dim + 1
@@ -135,5 +173,5 @@ def sample_K(fields, *, dim: int | None = None, fem_options: dict | None = None)
     if dim not in (2, 3) or x.ndim not in (dim + 1, dim + 2) or x.shape[-dim - 1] != 3:
         raise InputError(f"fields: expected (3, *grid) or (B, 3, *grid) with a 2D/3D grid, got {x.shape}")
     E, nu = np.take(x, 0, axis=-dim - 1), np.take(x, 1, axis=-dim - 1)
-    K = np.asarray(bulk_modulus(E, nu, dim=dim, **(fem_options or {})), dtype=np.float64)
-    return float(K) if single else K.astype(np.float64)
+    values = effective_property(E, nu, prop, dim=dim, fem_options=fem_options)
+    return float(values) if single else values

@@ -1,7 +1,8 @@
 """The end-to-end design pipeline behind ``matdesign design``.
 
-target K* → guided sampling with a trained model → backprojection to two real materials →
-verification on fresh random arrangements → (optional) volume-fraction refinement → robust ranking.
+target K* (or G*, E*, ν*) → guided sampling with a trained model → backprojection to two real
+materials → verification on fresh random arrangements → (optional) volume-fraction refinement →
+robust ranking.
 """
 
 from __future__ import annotations
@@ -20,12 +21,26 @@ from tqdm.auto import tqdm
 
 from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
-from matdesign.evaluate import Verification, density, sample_K, verify
+from matdesign.evaluate import PROPERTIES, Verification, check_property, density, sample_property, verify
 from matdesign.fem import Homogenizer, bulk_from_young
-from matdesign.guidance import DensityPenalty, GuidanceConfig, TargetBulkModulus, guided_sample
+from matdesign.guidance import (
+    DensityPenalty,
+    GuidanceConfig,
+    TargetBulkModulus,
+    TargetPoissonRatio,
+    TargetShearModulus,
+    TargetYoungsModulus,
+    guided_sample,
+)
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
-from matdesign.pipeline.refine import Refinement, refine_volume_fraction
+from matdesign.pipeline.refine import REFINABLE, Refinement, refine_volume_fraction
+
+OBJECTIVES = {"K": TargetBulkModulus, "G": TargetShearModulus, "E": TargetYoungsModulus, "nu": TargetPoissonRatio}
+"""The guidance objective of each target property (:data:`matdesign.evaluate.PROPERTIES`)."""
+
+POISSON_RANGE = (-1.0, 0.5)
+"""Open interval of an isotropic Poisson ratio (K, G > 0; 3D) that a ν target must lie in."""
 
 
 def default_model_path(dim: int) -> Path:
@@ -62,10 +77,10 @@ def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, s
 
 def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0, objective: str = "absolute",
                   density_weight: float = 0.0, grad_scale: tuple[float, float, float] | None = None,
-                  device: str = "cpu", progress: bool = True):
-    """Guided samples for K* = ``target`` [GPa] in physical units: (fields (samples, 3, *grid) float64
-    numpy, the guided-sampling result, the GuidanceConfig used)."""
-    J = TargetBulkModulus(target, relative=objective == "relative")
+                  device: str = "cpu", progress: bool = True, prop: str = "K"):
+    """Guided samples for ``prop`` = ``target`` (default K* [GPa]; :data:`OBJECTIVES`) in physical units:
+    (fields (samples, 3, *grid) float64 numpy, the guided-sampling result, the GuidanceConfig used)."""
+    J = OBJECTIVES[prop](target, relative=objective == "relative")
     if density_weight:
         J = J + DensityPenalty(density_weight)
     config = GuidanceConfig(steps=steps, **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
@@ -80,34 +95,54 @@ def resolve_table(materials: str | Path | MaterialTable | None) -> MaterialTable
     return materials if materials is not None else MaterialTable.builtin()
 
 
-def reachable_range(table: MaterialTable, dim: int) -> tuple[float, float]:
-    """[min, max] of the phases' bulk moduli [GPa]: every two-phase composite of the table lies inside
-    (its K is between the Reuss and Voigt bounds, which lie between the phase moduli)."""
-    K = bulk_from_young(np.asarray(table.E), np.asarray(table.nu), dim)
-    return float(np.min(K)), float(np.max(K))
+def reachable_range(table: MaterialTable, dim: int, prop: str = "K") -> tuple[float, float]:
+    """[min, max] of ``prop`` over the two-phase composites of the table (GPa; ν dimensionless).
+
+    K, G: the phases' extremes (the effective K and isotropic G lie between the Reuss and Voigt
+    bounds, which lie between the phase moduli); E, increasing in K and G: [E(K_min, G_min),
+    E(K_max, G_max)]; ν: the phases' extremes — a documented rule, not a bound (a pair's ν can fall
+    slightly outside the pair's own range; docs/objectives.md).
+    """
+    E, nu = np.asarray(table.E, dtype=np.float64), np.asarray(table.nu, dtype=np.float64)
+    if prop == "nu":
+        return float(nu.min()), float(nu.max())
+    K, G = bulk_from_young(E, nu, dim), E / (2.0 * (1.0 + nu))
+    if prop == "E":
+        young = (lambda k, g: 4 * k * g / (k + g)) if dim == 2 else (lambda k, g: 9 * k * g / (3 * k + g))
+        return float(young(K.min(), G.min())), float(young(K.max(), G.max()))
+    x = K if prop == "K" else G
+    return float(np.min(x)), float(np.max(x))
 
 
-def check_target(target_K: float, table: MaterialTable, dim: int) -> float:
-    """Validate K* [GPa] before any compute is spent."""
+def check_target(target: float, table: MaterialTable, dim: int, prop: str = "K") -> float:
+    """Validate a target of ``prop`` (default K* [GPa]) before any compute is spent."""
+    check_property(prop)
+    symbol, _, unit = PROPERTIES[prop]
     try:
-        target = float(target_K)
+        value = float(target)
     except (TypeError, ValueError):
-        raise InputError(f"target K={target_K!r}: not a number") from None
-    lo, hi = reachable_range(table, dim)
-    if not math.isfinite(target) or target <= 0:
-        raise InputError(f"target K={target_K}: must be a positive number of GPa")
-    if not lo <= target <= hi:
-        raise InputError(f"target K={target:g} GPa is outside the range the material table can reach "
-                         f"in {dim}D: {lo:.3g}–{hi:.3g} GPa")
-    return target
+        raise InputError(f"target {symbol}={target!r}: not a number") from None
+    if prop == "nu" and not (math.isfinite(value) and POISSON_RANGE[0] < value < POISSON_RANGE[1]):
+        raise InputError(f"target ν={target}: must lie in ({POISSON_RANGE[0]:g}, {POISSON_RANGE[1]:g})")
+    if prop != "nu" and (not math.isfinite(value) or value <= 0):
+        raise InputError(f"target {symbol}={target}: must be a positive number of GPa")
+    lo, hi = reachable_range(table, dim, prop)
+    if not lo <= value <= hi:
+        unit = f" {unit}" if unit else ""
+        raise InputError(f"target {symbol}={value:g}{unit} is outside the range the material table can reach "
+                         f"in {dim}D: {lo:.3g}–{hi:.3g}{unit}")
+    return value
 
 
-def probability_within(verification: Verification, target: float, tolerance: float) -> float:
-    """P(|K − K*| ≤ tol·K*) for one random arrangement, K ~ Normal(mean, spread) over arrangements."""
-    mean, std = verification.K, verification.std
+def probability_within(verification: Verification, target: float, tolerance: float,
+                       scale: float | None = None) -> float:
+    """P(|X − X*| ≤ tol·scale) for one random arrangement, X ~ Normal(mean, spread) over arrangements;
+    ``scale`` defaults to X* (a relative tolerance)."""
+    mean, std = verification.mean, verification.std
     if not math.isfinite(mean):
         return 0.0
-    lo, hi = target * (1 - tolerance), target * (1 + tolerance)
+    half = tolerance * (target if scale is None else scale)
+    lo, hi = target - half, target + half
     if not math.isfinite(std) or std <= 0:
         return float(lo <= mean <= hi)
     return float(stats.norm.cdf((hi - mean) / std) - stats.norm.cdf((lo - mean) / std))
@@ -115,12 +150,13 @@ def probability_within(verification: Verification, target: float, tolerance: flo
 
 @dataclass
 class Candidate:
-    """One generated sample: raw backprojected design, its verification, K_s, and the refinement."""
+    """One generated sample: raw backprojected design, its verification, the target property of the
+    generated sample itself (``value_s``; K_s for K), and the refinement."""
 
     sample: int
     design: Design
     verification: Verification
-    K_s: float
+    value_s: float
     refinement: Refinement | None = None
     p_within: float = 0.0
 
@@ -135,19 +171,33 @@ class Candidate:
 
 @dataclass
 class DesignResult:
-    """Ranked candidates for one target, the fields they came from, settings and timings."""
+    """Ranked candidates for one target of ``prop`` (default K), the fields they came from, settings, timings."""
 
-    target_K: float
+    target: float
     dim: int
     size: int
     candidates: list[Candidate]
     fields: np.ndarray  # (samples, 3, *grid) physical units, indexed by Candidate.sample
     settings: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    prop: str = "K"
+
+    @property
+    def target_K(self) -> float:
+        """The target bulk modulus K* [GPa] (a K design only)."""
+        if self.prop != "K":
+            raise AttributeError(f"this result targets {self.prop}, not K")
+        return self.target
+
+    @property
+    def scale(self) -> float:
+        """What errors and tolerances are fractions of: the target for a modulus, 1 for ν (absolute)."""
+        return 1.0 if self.prop == "nu" else self.target
 
     def error(self, c: Candidate, refined: bool = True) -> float:
+        """|X − X*| / :attr:`scale` of the candidate's verified mean (nan if the verification failed)."""
         v = c.final_verification if refined else c.verification
-        return abs(v.K - self.target_K) / self.target_K if v.ok else math.nan
+        return abs(v.mean - self.target) / self.scale if v.ok else math.nan
 
     @property
     def total_seconds(self) -> float:
@@ -174,23 +224,25 @@ def check_ranking(tolerance: float, rank: str) -> None:
 
 
 def rank_candidates(result: DesignResult, tolerance: float, rank: str) -> DesignResult:
-    """Set each candidate's P(one arrangement within ±``tolerance`` of K*) and sort the candidates in
-    place: ``rank="robust"`` by that probability, then error, then density; ``"error"`` by error, density."""
+    """Set each candidate's P(one arrangement within ±``tolerance``·scale of the target) and sort the
+    candidates in place: ``rank="robust"`` by that probability, then error, then density; ``"error"``
+    by error, density."""
     for c in result.candidates:
-        c.p_within = probability_within(c.final_verification, result.target_K, tolerance)
+        c.p_within = probability_within(c.final_verification, result.target, tolerance, result.scale)
     result.candidates.sort(key=lambda c: _rank_key(result, c, rank))
     return result
 
 
 def design(
-    target_K: float,
+    target: float,
     *,
+    property: str = "K",  # noqa: A002 - the public name of the option
     dim: int = 2,
     samples: int = 16,
     steps: int = 100,
     materials: str | Path | MaterialTable | None = None,
     density_weight: float = 0.0,
-    objective: str = "absolute",
+    objective: str | None = None,
     refine: bool = True,
     tolerance: float = 0.01,
     rank: str = "robust",
@@ -201,14 +253,22 @@ def design(
     grad_scale: tuple[float, float, float] | None = None,
     progress: bool = True,
 ) -> DesignResult:
-    """Designs whose verified bulk modulus matches ``target_K`` [GPa].
+    """Designs whose verified ``property`` matches ``target``: "K" bulk modulus (default), "G" shear
+    modulus, "E" Young's modulus [GPa] or "nu" Poisson ratio (isotropic estimates from the effective
+    stiffness; 2D: plane stress).
 
-    objective: "absolute" (the paper's J₁, default: measured better, docs/results.md) or "relative"
-    (K_ref²·(K/K* − 1)², equal to J₁ at K* = 168.5 GPa); density_weight: λ of
-    the paper's J₂; refine: tune each design's volume fraction to the target (beyond the paper);
-    rank: "robust" (probability that an arrangement is within ``tolerance`` of K*) or "error";
-    materials: a CSV path or MaterialTable restricting the designs (default: the model's table).
+    objective: "absolute" ((X − X*)², the paper's J₁ for K: measured better, docs/results.md) or
+    "relative" (X_ref²·(X/X* − 1)², equal to J₁ at X* = 168.5 GPa; for ν X_ref²·(ν − ν*)²);
+    default None: "absolute" for the moduli, "relative" for ν (the relative ν loss is 168.5² ≈ 2.8·10⁴
+    times the absolute one, which puts ν on the moduli's scale; docs/objectives.md); density_weight: λ of
+    the paper's J₂; refine: tune each design's volume fraction to the target (beyond the paper; K, G, E
+    only: for ν it is skipped with a warning and ``settings["refine_note"]``); rank: "robust"
+    (probability that an arrangement is within ``tolerance`` of the target) or "error"; tolerance and
+    errors are relative to the target for the moduli and absolute for ν; materials: a CSV path or
+    MaterialTable restricting the designs (default: the model's table).
     """
+    prop = check_property(property)
+    objective = objective or ("relative" if prop == "nu" else "absolute")
     if dim not in (2, 3):
         raise InputError(f"dim={dim!r}: must be 2 or 3")
     if objective not in ("relative", "absolute"):
@@ -219,7 +279,12 @@ def design(
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
     table = resolve_table(materials)
-    target = check_target(target_K, table, dim)
+    target = check_target(target, table, dim, prop)
+    refine_note = ""
+    if refine and prop not in REFINABLE:
+        refine, refine_note = False, (f"refinement skipped: the {PROPERTIES[prop][1]} is not monotone in the "
+                                      "volume fraction")
+        warnings.warn(refine_note, stacklevel=2)
     seconds: dict[str, float] = {}
     tic = time.perf_counter()
     net = load_model(model, dim, device)
@@ -227,15 +292,15 @@ def design(
 
     fields, res, config = guided_fields(net, target, samples=samples, steps=steps, seed=seed, objective=objective,
                                         density_weight=density_weight, grad_scale=grad_scale, device=device,
-                                        progress=progress)
+                                        progress=progress, prop=prop)
     seconds["sampling"] = time.perf_counter() - tic
     seconds["sampling_fem"] = res.fem_seconds
 
     tic = time.perf_counter()
-    K_s = np.atleast_1d(sample_K(fields, dim=dim))
+    value_s = np.atleast_1d(sample_property(fields, prop, dim=dim))
     designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)
-    candidates = [Candidate(i, d, verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i])),
-                            float(K_s[i]))
+    candidates = [Candidate(i, d, verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]),
+                                         prop=prop), float(value_s[i]))
                   for i, d in enumerate(tqdm(designs, desc="verify", disable=not progress, leave=False))]
     seconds["verify"] = time.perf_counter() - tic
 
@@ -244,11 +309,13 @@ def design(
         for c in tqdm(candidates, desc="refine", disable=not progress, leave=False):
             if c.verification.ok:
                 c.refinement = refine_volume_fraction(c.design, target, size=size, dim=dim, n=verify_n,
-                                                      seed=seed * 1000 + c.sample)
+                                                      seed=seed * 1000 + c.sample, prop=prop)
         seconds["refine"] = time.perf_counter() - tic
-    result = DesignResult(target, dim, size, candidates, fields, seconds=seconds, settings=dict(
-        target_K=target, dim=dim, samples=int(samples), steps=int(steps), objective=objective,
-        density_weight=density_weight, refine=refine, tolerance=tolerance, rank=rank, verify_n=verify_n,
-        model=str(model or default_model_path(dim)), device=device, seed=int(seed),
-        grad_scale=list(config.grad_scale), materials=str(materials or "builtin"), material_sha256=table.sha256()))
+    result = DesignResult(target, dim, size, candidates, fields, seconds=seconds, prop=prop, settings={
+        f"target_{prop}": target, "property": prop, "dim": dim, "samples": int(samples), "steps": int(steps),
+        "objective": objective, "density_weight": density_weight, "refine": refine,
+        **({"refine_note": refine_note} if refine_note else {}), "tolerance": tolerance, "rank": rank,
+        "verify_n": verify_n, "model": str(model or default_model_path(dim)), "device": device, "seed": int(seed),
+        "grad_scale": list(config.grad_scale), "materials": str(materials or "builtin"),
+        "material_sha256": table.sha256()})
     return rank_candidates(result, tolerance, rank)

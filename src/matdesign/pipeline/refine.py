@@ -1,10 +1,12 @@
 """Refinement (beyond the paper): for a fixed material pair and diameter, tune the volume fraction
-so that the verified bulk modulus hits the target.
+so that the verified property (K, G or E) hits the target.
 
 For a fixed pair the mean K over random arrangements is monotone in the volume fraction (up from
-K_matrix at vf = 0 when the particle is stiffer, down otherwise), so a bracketed search (Illinois
-regula falsi) on vf converges in a handful of FEM batches. Every evaluation uses the same seed
-(common random numbers), which makes the noisy K(vf) curve smooth enough to bracket.
+K_matrix at vf = 0 when the particle is stiffer, down otherwise), and so are the isotropic G and E
+(measured, docs/objectives.md), so a bracketed search (Illinois regula falsi) on vf converges in a
+handful of FEM batches. Every evaluation uses the same seed (common random numbers), which makes the
+noisy curve smooth enough to bracket. The Poisson ratio is not monotone in vf in general (it can dip
+below both phases' ν), so it is not refined (:data:`REFINABLE`).
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from matdesign.errors import InputError
 from matdesign.evaluate import Verification, verify
 from matdesign.microstructure import Design
 from matdesign.microstructure.sampling import VOLUME_FRACTION_RANGE
 
+REFINABLE = ("K", "G", "E")
+"""Properties whose mean over arrangements is monotone in the volume fraction (a bisection target)."""
+
 
 @dataclass(frozen=True)
 class Refinement:
-    """The refined design, its verification, the vf evaluations [(vf, K)] and whether K* was bracketed."""
+    """The refined design, its verification, the vf evaluations [(vf, value)] and whether the target was bracketed."""
 
     design: Design
     verification: Verification
@@ -31,22 +37,27 @@ class Refinement:
 
 def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int, n: int = 10,
                            seed: int = 0, iterations: int = 6, rel_tol: float = 0.002,
-                           vf_max: float | None = None, fem_options: dict | None = None) -> Refinement:
-    """Search vf ∈ [0, vf_max] (default: the training range's upper end) for K_θ(vf) = ``target`` [GPa].
+                           vf_max: float | None = None, fem_options: dict | None = None,
+                           prop: str = "K") -> Refinement:
+    """Search vf ∈ [0, vf_max] (default: the training range's upper end) for X_θ(vf) = ``target`` [GPa],
+    X = ``prop`` (one of :data:`REFINABLE`, default the bulk modulus K).
 
-    Stops after ``iterations`` interior evaluations or when |K/K* − 1| < ``rel_tol``. If the target
-    lies outside [K(0), K(vf_max)] the nearer end is returned (``bracketed=False``).
+    Stops after ``iterations`` interior evaluations or when |X/X* − 1| < ``rel_tol``. If the target
+    lies outside [X(0), X(vf_max)] the nearer end is returned (``bracketed=False``).
     """
+    if prop not in REFINABLE:
+        raise InputError(f"property={prop!r}: refinement needs one of {', '.join(REFINABLE)} (monotone in vf)")
     vf_max = VOLUME_FRACTION_RANGE[dim][1] if vf_max is None else vf_max
     trace: list[tuple[float, float]] = []
     results: dict[float, Verification] = {}
 
     def evaluate(vf: float) -> float:
         candidate = replace(design, volume_fraction=float(vf), diagnostics={})
-        res = verify(candidate, size=size, dim=dim, n=n, rng=np.random.default_rng(seed), fem_options=fem_options)
+        res = verify(candidate, size=size, dim=dim, n=n, rng=np.random.default_rng(seed), fem_options=fem_options,
+                     prop=prop)
         results[vf] = res
-        trace.append((float(vf), res.K))
-        return res.K - target
+        trace.append((float(vf), res.mean))
+        return res.mean - target
 
     lo, hi = 0.0, float(vf_max)
     f_lo = evaluate(lo)
@@ -70,7 +81,7 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
                 lo, f_lo = vf, f
                 f_hi = f_hi / 2 if side == 1 else f_hi
                 side = 1
-    finite = [(vf, K) for vf, K in trace if math.isfinite(K)]
+    finite = [(vf, x) for vf, x in trace if math.isfinite(x)]
     best_vf = min(finite, key=lambda p: abs(p[1] - target))[0]
     best = replace(design, volume_fraction=best_vf,
                    diagnostics={**design.diagnostics, "refined_from_vf": design.volume_fraction})
