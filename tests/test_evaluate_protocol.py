@@ -181,3 +181,17 @@ def test_dask_workers_give_the_in_process_result(evaluated, tiny_model, tmp_path
     ev, _ = evaluated
     on_dask = run_evaluation(TARGETS[:1], model=tiny_model, out=tmp_path, **{**KW, "workers": 2})
     assert on_dask.results[0]["samples"] == ev.results[0]["samples"]
+
+
+def test_unguided_mode_ignores_the_target_and_is_a_resume_key(evaluated, tiny_model, tmp_path, capsys):
+    """Table 3's unguided row: the samples do not depend on K*, while the guided ones do."""
+    ev, out = evaluated
+    run_evaluation(TARGETS, model=tiny_model, out=tmp_path, mode="unguided", **{**KW, "max_arrangements": 4})
+    fields = [evaluation.load_target_fields(tmp_path, t) for t in TARGETS]
+    guided = [evaluation.load_target_fields(out, t) for t in TARGETS]
+    assert np.array_equal(fields[0], fields[1]) and not np.array_equal(guided[0], guided[1])
+    with pytest.raises(InputError, match="mode='unguided', this run has 'guided'"):
+        run_evaluation(TARGETS, model=tiny_model, out=tmp_path, **{**KW, "max_arrangements": 4})
+    assert main(["evaluate", "--model", str(tiny_model), "--targets", "40", "--mode", "sideways",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "mode='sideways'" in capsys.readouterr().err

@@ -64,26 +64,31 @@ def load_model(model: str | Path | None, dim: int, device: str):
 
 
 def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, seed: int = 0,
-                      device: str = "cpu", progress: bool = True):
-    """Guided samples (normalized, (samples, 3, *grid)) of a loaded model with a warm-started batched FEM."""
+                      device: str = "cpu", progress: bool = True, materials: MaterialTable | None = None):
+    """Guided samples (normalized, (samples, 3, *grid)) of a loaded model with a warm-started batched FEM.
+    ``materials``: the table the "project" mode projects onto (default: the built-in one)."""
     from matdesign.diffusion import make_sampling_scheduler
 
     hom = Homogenizer(net.dim, net.grid[0], device=device)
+    if config.mode == "project" and materials is None:
+        materials = MaterialTable.builtin()
     return guided_sample(net, make_sampling_scheduler(net.config), net.normalization, objective,
                          shape=(int(samples), 3, *net.grid), config=config,
                          generator=torch.Generator().manual_seed(int(seed)), device=device,
-                         solver=hom.bulk_modulus, progress=progress)
+                         solver=hom.bulk_modulus, progress=progress, materials=materials)
 
 
 def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0, objective: str = "absolute",
                   density_weight: float = 0.0, grad_scale: tuple[float, float, float] | None = None,
-                  device: str = "cpu", progress: bool = True, prop: str = "K"):
+                  device: str = "cpu", progress: bool = True, mode: str = "guided", prop: str = "K"):
     """Guided samples for ``prop`` = ``target`` (default K* [GPa]; :data:`OBJECTIVES`) in physical units:
-    (fields (samples, 3, *grid) float64 numpy, the guided-sampling result, the GuidanceConfig used)."""
+    (fields (samples, 3, *grid) float64 numpy, the guided-sampling result, the GuidanceConfig used).
+    ``mode``: guided, unguided or project (the paper's Table 3 variants,
+    :class:`~matdesign.guidance.GuidanceConfig`)."""
     J = OBJECTIVES[prop](target, relative=objective == "relative")
     if density_weight:
         J = J + DensityPenalty(density_weight)
-    config = GuidanceConfig(steps=steps, **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
+    config = GuidanceConfig(steps=steps, mode=mode, **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
     res = sample_with_model(net, J, samples=samples, config=config, seed=seed, device=device, progress=progress)
     return net.normalization.denormalize(res.x0.double().cpu(), axis=1).numpy(), res, config
 

@@ -43,8 +43,8 @@ PAPER_TARGETS = {2: (4.8, 86.6, 168.5, 250.4, 332.2), 3: (0.9, 83.2, 165.6, 248.
 STAGES = ("raw", "refined")
 PROTOCOLS = ("paper", "converged")
 #: Settings that must match for a stored target result to be reused.
-RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "refine", "verify_n", "sem_tol", "max_arrangements",
-               "model_sha256", "material_sha256")
+RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "refine", "verify_n", "sem_tol",
+               "max_arrangements", "model_sha256", "material_sha256")
 
 
 @dataclass
@@ -105,14 +105,15 @@ def resolve_targets(spec: str, dim: int, *, data=None, table: MaterialTable | No
 
 
 def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, steps: int = 100, seed: int = 0,
-                   objective: str = "absolute", refine: bool = True, verify_n: int = 10, sem_tol: float = 0.0025,
-                   max_arrangements: int = 200,
+                   objective: str = "absolute", mode: str = "guided", refine: bool = True, verify_n: int = 10,
+                   sem_tol: float = 0.0025, max_arrangements: int = 200,
                    out="evaluate-out", workers: int | None = None, scheduler: str | None = None,
                    device: str = "cpu", skipped=(), command: str = "", progress: bool = True) -> Evaluation:
     """Evaluate ``model`` (folder; None → the shipped model) on ``targets`` [GPa]; write everything to ``out``.
 
     ``samples`` guided samples with ``steps`` DDIM steps per target, guided by ``objective`` ("absolute":
-    the paper's J₁, or "relative", as in :func:`matdesign.design`); ``verify_n`` arrangements in the
+    the paper's J₁, or "relative", as in :func:`matdesign.design`); ``mode`` "guided", "unguided" or
+    "project" (the paper's Table 3 variants); ``verify_n`` arrangements in the
     paper's protocol; ``sem_tol`` (relative standard error) and ``max_arrangements`` for the converged
     one; ``workers``/``scheduler`` as in :func:`matdesign.data.map_blocks` (default: a local cluster).
     """
@@ -130,7 +131,9 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
     model_path = Path(model) if model is not None else default_model_path(dim)
     if objective not in ("absolute", "relative"):
         raise InputError(f"objective={objective!r}: must be 'absolute' or 'relative'")
-    settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), objective=objective,
+    if mode not in ("guided", "unguided", "project"):
+        raise InputError(f"mode={mode!r}: must be guided, unguided or project")
+    settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), objective=objective, mode=mode,
                     refine=bool(refine),
                     verify_n=int(verify_n), sem_tol=float(sem_tol), max_arrangements=int(max_arrangements),
                     model=str(model_path), model_step=net.step, model_weights=net.info.get("weights", ""),
@@ -161,7 +164,7 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
     seconds = {}
     tic = time.perf_counter()
     fields, _, _ = guided_fields(net, target, samples=settings["samples"], steps=settings["steps"], seed=seed,
-                                 objective=settings["objective"],
+                                 objective=settings["objective"], mode=settings["mode"],
                                  device=settings["device"], progress=progress)
     seconds["sampling"] = time.perf_counter() - tic
     tic = time.perf_counter()
@@ -256,10 +259,11 @@ def _load_done(out, target, settings) -> dict | None:
         raise InputError(f"{path}: not a readable result ({err}); delete it to recompute") from err
     if result.get("target") != target:
         raise InputError(f"{path} holds target {result.get('target')!r}, not {target!r}; use another --out")
-    diff = [k for k in RESUME_KEYS if result["settings"].get(k) != settings[k]]
+    recorded = {"mode": "guided", **result["settings"]}  # results from before `mode` existed were guided
+    diff = [k for k in RESUME_KEYS if recorded.get(k) != settings[k]]
     if diff:
         k = diff[0]
-        raise InputError(f"{path} was made with {k}={result['settings'].get(k)!r}, this run has {settings[k]!r}; "
+        raise InputError(f"{path} was made with {k}={recorded.get(k)!r}, this run has {settings[k]!r}; "
                          "use another --out or delete it")
     return result
 
