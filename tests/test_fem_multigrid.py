@@ -35,3 +35,33 @@ def test_vcycle_is_symmetric_positive_definite_and_rho_bounds_the_spectrum():
     ev = np.sort(np.linalg.eigvals(M @ A).real)
     assert ev[0] > 0 and ev[-1] <= 1 + 1e-9
     assert ev[-1] / ev[0] < 50
+
+
+def test_pcg_dropping_converged_samples_changes_no_result():
+    """Samples that converge first leave the batch; results and iteration counts are unchanged."""
+    from matdesign.fem.pcg import pcg
+
+    rng = np.random.default_rng(1)
+    grid = VoxelGrid(3, 8)
+    steel = rng.random((3, grid.n_el)) < 0.3
+    steel[1] = False
+    E = torch.tensor(np.where(steel, 205.0, 0.016))
+    nu = torch.tensor(np.where(steel, 0.29, 0.49))
+    lam, mu = (t[:, None] for t in lame(E, nu, 3))
+    b = torch.tensor(rng.standard_normal((3, 2, 3) + grid.node_shape)) * grid.interior
+    results = []
+    for drop in (False, True):
+        state = {"lam": lam, "mu": mu, "mg": MultigridPreconditioner(grid, lam, mu)}
+
+        def shrink(keep):
+            state["lam"], state["mu"] = state["lam"][keep], state["mu"][keep]
+            state["mg"].select(keep)
+
+        x, info = pcg(lambda v: grid.apply_lame(v, state["lam"], state["mu"]) * grid.interior, b,
+                      lambda r: state["mg"](r), tol=1e-10, field_dims=4, shrink=shrink if drop else None)
+        results.append((x, info))
+    (x0, i0), (x1, i1) = results
+    assert i1["converged"] and len(set(i1["iterations"].amax(1).tolist())) > 1  # some sample did drop out
+    assert torch.equal(i0["iterations"], i1["iterations"])
+    torch.testing.assert_close(x1, x0, rtol=1e-12, atol=0)
+    torch.testing.assert_close(i1["residual"], i0["residual"], rtol=1e-12, atol=0)

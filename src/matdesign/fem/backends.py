@@ -22,7 +22,8 @@ class PCGBackend:
     """Matrix-free PCG with a geometric-multigrid V-cycle preconditioner (torch, CPU or GPU).
 
     CG runs in the grid's dtype; the V-cycle runs in float32 (a preconditioner needs no more), which
-    halves its memory traffic at unchanged iteration counts.
+    halves its memory traffic at unchanged iteration counts. Converged samples leave the batch (PCG's
+    ``shrink``), so a batch costs its mean, not its worst, iteration count per sample.
     """
 
     name = "pcg"
@@ -37,8 +38,14 @@ class PCGBackend:
         u_bnd = u_aff * (1.0 - g.interior)
         b = -g.apply_lame(u_bnd, lam, mu) * g.interior
         mg = MultigridPreconditioner(self.grid32, lam.float(), mu.float())
+
+        def shrink(keep):
+            nonlocal lam, mu
+            lam, mu = lam[keep], mu[keep]
+            mg.select(keep)
+
         x, info = pcg(lambda v: g.apply_lame(v, lam, mu) * g.interior, b, lambda r: mg(r.float()).to(g.dtype), x0,
-                      tol=self.tol, maxiter=self.maxiter, field_dims=g.dim + 1)
+                      tol=self.tol, maxiter=self.maxiter, field_dims=g.dim + 1, shrink=shrink)
         info["levels"] = len(mg.grids)
         return g.gather(u_bnd + x), info, x
 

@@ -202,5 +202,13 @@ class MultigridPreconditioner:
         x = x + prolong(self._vcycle(level + 1, rc), self.dim)
         return x + self._smooth(level, r - self._apply(level, x), self.sweeps)
 
+    def select(self, keep: torch.Tensor) -> None:
+        """Keep only the samples ``keep`` (indices into axis 0 of ``lam``, which must be the batch axis)."""
+        self.ops = [(op[0], *(t[keep] for t in op[1:])) for op in self.ops]
+        self.inv_diag = [t[keep] for t in self.inv_diag]
+        self.rho = [t[keep] for t in self.rho]
+        if self.chol is not None:
+            self.chol = self.chol[keep]
+
     def __call__(self, r: torch.Tensor) -> torch.Tensor:
         return self._vcycle(0, r)

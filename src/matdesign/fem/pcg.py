@@ -8,12 +8,17 @@ import torch
 
 
 def pcg(apply_A: Callable, b: torch.Tensor, precond: Callable, x0: torch.Tensor | None = None, *,
-        tol: float = 1e-10, maxiter: int = 500, field_dims: int = 3) -> tuple[torch.Tensor, dict]:
+        tol: float = 1e-10, maxiter: int = 500, field_dims: int = 3,
+        shrink: Callable | None = None) -> tuple[torch.Tensor, dict]:
     """Solve ``A x = b`` for every leading index of ``b`` independently.
 
     ``b``: (..., *field) with ``field_dims`` trailing axes per system. Stops a system once
     ``‖r‖₂ ≤ tol ‖b‖₂``; all stop when every system has (or at ``maxiter``). Returns ``x`` and
     ``info`` with ``iterations`` (int tensor (...)), ``residual`` (relative, (...)), ``converged``.
+    ``shrink``: if given, finished samples (indices of axis 0 whose systems have all converged) are
+    dropped from the iteration, so that a batch costs the sum of its samples' iterations rather
+    than its slowest sample's times the batch size; ``shrink(keep)`` (indices into the current
+    axis 0) is called first and must make ``apply_A`` and ``precond`` act on the kept samples.
     """
     dims = tuple(range(-field_dims, 0))
 
@@ -30,6 +35,8 @@ def pcg(apply_A: Callable, b: torch.Tensor, precond: Callable, x0: torch.Tensor 
     rnorm = torch.sqrt(dot(r, r))
     active = rnorm > target
     iters = torch.zeros(rnorm.shape, dtype=torch.int64, device=b.device)
+    out = (x, rnorm, iters, target)  # full-batch results (rows filled in as samples finish when shrinking)
+    rows = torch.arange(b.shape[0], device=b.device) if shrink is not None and b.ndim > field_dims else None
     z = precond(r)
     p = z
     rz = dot(r, z)
@@ -44,6 +51,17 @@ def pcg(apply_A: Callable, b: torch.Tensor, precond: Callable, x0: torch.Tensor 
         it += 1
         rnorm = torch.sqrt(dot(r, r))
         active = active & (rnorm > target)
+        if rows is not None:
+            busy = active.reshape(active.shape[0], -1).any(1)
+            if not bool(busy.all()):
+                for o, v in zip(out, (x, rnorm, iters, target)):
+                    o[rows[~busy]] = v[~busy]
+                keep = torch.nonzero(busy).squeeze(1)
+                rows = rows[keep]
+                x, r, p, rnorm, iters, target, active, rz = (
+                    v[keep] for v in (x, r, p, rnorm, iters, target, active, rz))
+                if len(keep):
+                    shrink(keep)
         if not bool(active.any()):
             break
         z = precond(r)
@@ -51,5 +69,10 @@ def pcg(apply_A: Callable, b: torch.Tensor, precond: Callable, x0: torch.Tensor 
         beta = torch.where(active, rz_new / torch.where(rz != 0, rz, torch.ones_like(rz)), torch.zeros_like(rz))
         p = z + expand(beta) * p
         rz = rz_new
+    if rows is not None:
+        for o, v in zip(out, (x, rnorm, iters, target)):
+            if o is not v:
+                o[rows] = v
+        x, rnorm, iters, target = out
     rel = rnorm / torch.where(bnorm > 0, bnorm, torch.ones_like(bnorm))
     return x, {"iterations": iters, "residual": rel, "converged": bool((rnorm <= target).all())}
