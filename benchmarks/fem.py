@@ -1,6 +1,6 @@
 """FEM homogenization benchmark: time per bulk-modulus solve *including the gradient*.
 
-    python benchmarks/fem.py [--quick] [--device cpu|cuda] [--threads N] [--tables main warm reference scaling]
+    python benchmarks/fem.py [--quick] [--device cpu|cuda] [--threads N] [--tables main warm reference scaling] [--dims 2 3]
 
 Fields are realistic two-phase particle microstructures (matdesign.microstructure.generate):
 "stiff" = SiC particles (E 466 GPa, ν 0.21) in polycarbonate (2.4, 0.37), contrast ~200;
@@ -77,7 +77,7 @@ def main_table(args, device):
     print("\n### Time per solve incl. gradient (median, ms per sample)\n")
     print("| grid | case | batch | solver | ms/sample | PCG iterations |")
     print("|---|---|---|---|---|---|")
-    setups = [(2, 64), (3, 32)]
+    setups = [(d, {2: 64, 3: 32}[d]) for d in args.dims]
     batches = [1, 8] if args.quick else [1, 50]
     for dim, n in setups:
         for case in ("stiff", "rubber"):
@@ -97,7 +97,7 @@ def main_table(args, device):
 
 
 def warm_table(args, device):
-    setups = [(2, 64), (3, 32)]
+    setups = [(d, {2: 64, 3: 32}[d]) for d in args.dims]
     print("\n### Warm start (guidance-like: fields perturbed by 1e-3 between calls), PCG\n")
     print("| grid | case | cold iterations | warm iterations | warm ms/sample |")
     print("|---|---|---|---|---|")
@@ -157,6 +157,7 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dims", type=int, nargs="+", default=[2, 3], choices=[2, 3], help="main/warm tables: dims")
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES), help="which tables to run")
     args = parser.parse_args()
     if args.threads:

@@ -36,7 +36,8 @@ export PYTHONUNBUFFERED=1
 log "device: $($PY -c 'import torch; print(torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")'); cores $(nproc)"
 if [ "${BENCH:-0}" = 1 ]; then
   log "FEM benchmark"
-  timeout 75 $PY benchmarks/fem.py --device "$DEVICE" --repeats 3 --tables main warm > "$OUT/logs/bench-fem.log" 2>&1
+  timeout "${BENCH_S:-75}" $PY benchmarks/fem.py --device "$DEVICE" --repeats 3 --tables ${BENCH_TABLES:-main warm} \
+    --dims ${BENCH_DIMS:-2 3} > "$OUT/logs/bench-fem.log" 2>&1
   log "FEM benchmark: exit $?"
 fi
 
