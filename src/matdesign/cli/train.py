@@ -14,12 +14,17 @@ def train(
     out: Path = typer.Option(..., "--out", help="Run directory: model, training state, loss.csv/png."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT exactly where its last checkpoint left off."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many total steps (schedule unchanged)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda (bf16 autocast on cuda)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda (bf16 autocast on cuda); under `accelerate launch` "
+                               "each process takes its own GPU."),
     workers: int = typer.Option(0, "--workers", help="DataLoader worker processes (0: load in the training process)."),
     in_memory: bool = typer.Option(False, "--in-memory", help="Read the whole dataset into memory first (fast on GPU)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Checkpoint and stop after this many seconds."),
 ) -> None:
-    """Train the denoising UNet (paper section 6.2); checkpoints are resumable with --resume."""
+    """Train the denoising UNet (paper section 6.2); checkpoints are resumable with --resume.
+
+    Multi-GPU: `accelerate launch --multi_gpu --num_processes N -m matdesign train ... --device cuda`
+    (the config's batch_size is the global batch, split over the N processes).
+    """
     from matdesign.data import FieldDataset
     from matdesign.diffusion import load_config
     from matdesign.diffusion import train as run_training

@@ -1,11 +1,14 @@
 """Training loop (paper section 6.2): v-prediction MSE, AdamW, cosine schedule with warm-up,
-gradient clipping, optional EMA and bf16 autocast (GPU only), atomic checkpoints and exact resume.
+gradient clipping, optional EMA and bf16 autocast (GPU only), atomic checkpoints and exact resume;
+data-parallel over several processes under ``accelerate launch`` (one process, the default, is unchanged).
 
 ``out_dir`` receives ``model.safetensors`` + ``config.json`` (the model, EMA weights if enabled),
 ``train_state.safetensors`` (everything for ``resume``), ``loss.csv`` (step, loss, lr, time) and
 ``loss.png``. Randomness: the initial weights come from ``training.seed``; the data order is a
 torch-Generator-driven stream of permutations that is a function of (seed, step) alone; the noise,
 time steps and condition dropout come from a second generator whose state is checkpointed.
+With P processes every process draws the whole batch's indices, noise, time steps and dropout and
+keeps its 1/P slice, so the global batch and the random stream are those of one process.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.state import is_initialized
+from accelerate.utils import broadcast
 from diffusers.optimization import get_cosine_schedule_with_warmup
 from torch.utils.data import DataLoader, default_collate
 from tqdm.auto import tqdm
@@ -44,10 +50,12 @@ class BatchStream(torch.utils.data.Sampler):
     Permutations are drawn from a torch Generator seeded with ``seed``, so batch j is a function of
     (n, batch_size, seed, j): a stream started at ``start`` equals one that consumed ``start`` batches
     (which is the sampler state a checkpoint needs). No sample is dropped at epoch ends.
+    ``part`` keeps one slice of every batch (this process's share in data-parallel training).
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0):
+    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, part: slice = slice(None)):
         self.n, self.batch_size, self.seed, self.start = int(n), int(batch_size), int(seed), int(start)
+        self.part = part
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed)
@@ -58,7 +66,7 @@ class BatchStream(torch.utils.data.Sampler):
         while True:
             while len(buffer) < self.batch_size:
                 buffer = torch.cat([buffer, torch.randperm(self.n, generator=g)])
-            yield buffer[: self.batch_size].tolist()
+            yield buffer[: self.batch_size][self.part].tolist()
             buffer = buffer[self.batch_size:]
 
     def __len__(self):  # endless; DataLoader only needs a number for its progress estimates
@@ -144,6 +152,9 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
     max_steps: stop after this many total steps (the schedule still spans ``training.steps``);
     time_limit: checkpoint and stop after the first step that ends this many seconds into the call
     (for fixed-length jobs; ``resume`` continues exactly).
+    Under ``accelerate launch`` with P processes each takes its own device (cuda:<local rank> for
+    ``device="cuda"``) and 1/P of every batch; gradients are averaged (DDP), only the main process
+    writes files, and every process returns the same model.
     """
     cfg = config if isinstance(config, Config) else (
         Config.from_dict(config) if isinstance(config, dict) else load_config(config))
@@ -151,6 +162,15 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' requested but no CUDA GPU is available")
+    # bf16 autocast stays ours (training.mixed_precision). accelerate's state is process-wide and keeps
+    # its first device (cpu=True after cuda would raise); a single process trains on `device` anyway.
+    accelerator = Accelerator(cpu=device.type == "cpu" and not is_initialized(), mixed_precision="no")
+    world, rank, main = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process
+    if world > 1:
+        device = accelerator.device
+    if tc.batch_size % world:
+        raise InputError(f"training.batch_size {tc.batch_size} does not split evenly over {world} processes")
+    part = slice(rank * tc.batch_size // world, (rank + 1) * tc.batch_size // world)
     grid = check_dataset(dataset, cfg)
     out = Path(out_dir)
     state_path = out / STATE_NAME
@@ -159,6 +179,7 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
 
     T = cfg.scheduler.num_train_timesteps
     unet = build_unet(cfg.model, T, seed=tc.seed).to(device)
+    net = accelerator.prepare_model(unet, device_placement=False)  # DDP (gradient all-reduce) if world > 1
     params = [p for p in unet.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
     lr_scheduler = get_cosine_schedule_with_warmup(optimizer, tc.warmup_steps, tc.steps)
@@ -180,6 +201,8 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
         export_unet.load_state_dict({k: v.cpu() for k, v in weights.items()})
         model = DiffusionModel(export_unet, cfg, grid=grid, normalization=dataset.normalization,
                                info={**info, "step": done, "weights": "ema" if ema is not None else "raw"})
+        if not main:
+            return model
         model.save(out)
         opt_tensors, opt_meta = flatten_optimizer(optimizer)
         tensors = {**with_prefix("model", unet.state_dict()), **opt_tensors, "rng/noise": noise_gen.get_state()}
@@ -194,12 +217,12 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
         return model
 
     noise_scheduler = make_train_scheduler(cfg)
-    sampler = BatchStream(len(dataset), tc.batch_size, tc.seed, start=step)
+    sampler = BatchStream(len(dataset), tc.batch_size, tc.seed, start=step, part=part)
     loader = DataLoader(_Fetch(dataset), sampler=sampler, batch_size=None, num_workers=num_workers)
     amp = device.type == "cuda" and tc.mixed_precision == "bf16"
     model = None
     unet.train()
-    bar = tqdm(total=stop, initial=step, desc="training", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=stop, initial=step, desc="training", disable=not (progress and main), dynamic_ncols=True)
     loss_sum, loss_count = torch.zeros((), device=device), 0
     batches = iter(loader)
     tic = time.perf_counter()
@@ -207,19 +230,19 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
     while step < stop and not last:
         batch = next(batches)
         x0 = batch["x"].to(device=device, dtype=torch.float32)
-        b = x0.shape[0]
-        noise = torch.randn(x0.shape, generator=noise_gen, device=device)
-        t = torch.randint(0, T, (b,), generator=noise_gen, device=device)
+        b = tc.batch_size  # the global batch; this process keeps x0, noise, t, drop [part]
+        noise = torch.randn((b, *x0.shape[1:]), generator=noise_gen, device=device)[part]
+        t = torch.randint(0, T, (b,), generator=noise_gen, device=device)[part]
         cond = None
         if cfg.model.conditional:
-            K = batch["K"].to(device=device, dtype=torch.float32).reshape(b)
+            K = batch["K"].to(device=device, dtype=torch.float32).reshape(-1)
             lo, hi = info["condition"]["K_min"], info["condition"]["K_max"]
-            drop = torch.rand(b, generator=noise_gen, device=device) < tc.cond_dropout
+            drop = torch.rand(b, generator=noise_gen, device=device)[part] < tc.cond_dropout
             cond = torch.where(drop, torch.full_like(K, float("nan")), 2.0 * (K - lo) / (hi - lo) - 1.0)
         x_t = noise_scheduler.add_noise(x0, noise, t)
         target = noise_scheduler.get_velocity(x0, noise, t)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            pred = unet(x_t, t, cond)
+            pred = net(x_t, t, cond)
         loss = F.mse_loss(pred.float(), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -233,11 +256,14 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
         loss_sum += loss.detach()
         loss_count += 1
         bar.update(1)
-        last = step == stop or (deadline is not None and time.monotonic() >= deadline)
+        over = deadline is not None and time.monotonic() >= deadline
+        if deadline is not None and world > 1:  # all processes stop where the main one's clock says
+            over = bool(broadcast(torch.tensor(int(over), device=device)))
+        last = step == stop or over
         if step % tc.log_every == 0 or step % tc.checkpoint_every == 0 or last:
             now = time.perf_counter()
             elapsed, tic = elapsed + now - tic, now
-            mean_loss = float(loss_sum) / loss_count
+            mean_loss = float(accelerator.reduce(loss_sum, "mean")) / loss_count
             log.add(step, mean_loss, lr, elapsed)
             bar.set_postfix(loss=f"{mean_loss:.4g}", lr=f"{lr:.2e}")
             loss_sum.zero_()
