@@ -21,24 +21,22 @@ import torch
 from matdesign.fem.elements import corner_offsets
 
 
-def _group(x: torch.Tensor, dim: int, n: int, f: int, n_rest: int) -> torch.Tensor:
-    """Per-cell ``(..., n**dim, *rest)`` → ``(..., (n/f)**dim, f**dim, *rest)``, blocks of ``f**dim``."""
-    lead, rest = x.shape[: x.ndim - 1 - n_rest], x.shape[x.ndim - n_rest :]
-    x = x.reshape(*lead, *(n // f, f) * dim, *rest)
-    nl = len(lead)
-    perm = [nl + 2 * i for i in range(dim)] + [nl + 2 * i + 1 for i in range(dim)]
-    x = x.permute(list(range(nl)) + perm + list(range(nl + 2 * dim, x.ndim)))
-    return x.reshape(*lead, (n // f) ** dim, f**dim, *rest)
+def _morton_order(dim: int, n: int, m: int) -> np.ndarray:
+    """Element indices (C-order in the ``n**dim`` grid) sorted leaf patch by leaf patch in quadtree order.
 
-
-def _ungroup(x: torch.Tensor, dim: int, n: int, f: int, n_rest: int) -> torch.Tensor:
-    """Inverse of :func:`_group`."""
-    lead, rest = x.shape[: x.ndim - 2 - n_rest], x.shape[x.ndim - n_rest :]
-    nl = len(lead)
-    x = x.reshape(*lead, *(n // f,) * dim, *(f,) * dim, *rest)
-    perm = list(itertools.chain.from_iterable((nl + i, nl + dim + i) for i in range(dim)))
-    x = x.permute(list(range(nl)) + perm + list(range(nl + 2 * dim, x.ndim)))
-    return x.reshape(*lead, n**dim, *rest)
+    Leaf patches of ``m**dim`` elements are ordered so that the ``2**dim`` children of every merged
+    patch are consecutive (child index = C-order of its offset, as :func:`corner_offsets`), at every
+    level; inside a leaf the elements keep their C-order. Grouping a level's patches by ``2**dim`` is
+    then a reshape, not a copy.
+    """
+    coords = np.indices((n,) * dim).reshape(dim, -1)
+    patch, local = coords // m, coords % m
+    key = np.zeros(coords.shape[1], dtype=np.int64)
+    for bit in range(int(np.log2(n // m))):
+        child = sum(((patch[i] >> bit) & 1) << (dim - 1 - i) for i in range(dim))
+        key += child << (dim * bit)
+    key = key * m**dim + np.ravel_multi_index(tuple(local), (m,) * dim)
+    return np.argsort(key)
 
 
 def _boundary_nodes(dim: int, s: int) -> np.ndarray:
@@ -75,7 +73,11 @@ def _flat_pairs(maps: list[np.ndarray], size: int) -> np.ndarray:
 class Condensation:
     """Precomputed layout of the condensation tree for an ``n**dim`` grid.
 
-    ``element_displacements(lam, mu, u_top)`` does the whole factor-and-solve for a batch.
+    ``element_displacements(lam, mu, K_lam, K_mu, u_top)`` does the whole factor-and-solve for a
+    batch. Patches are kept in quadtree order (:func:`_morton_order`), so that a level's Schur
+    complements are the next level's part blocks without a copy. On CPU the large work arrays are
+    kept between calls (fresh multi-MB allocations cost page faults), so one instance must not be
+    used by two threads at once.
     """
 
     def __init__(self, dim: int, n: int, device="cpu", dtype=torch.float64, leaf: int = 4):
@@ -88,32 +90,51 @@ class Condensation:
         self.m, self.levels = m, levels
         off = corner_offsets(dim)
         node_coords = off  # element's nodes in element-local coords
-        elem_parts = [(np.array(e), node_coords) for e in itertools.product(range(m), repeat=dim)]
-        self.layouts = [self._layout(m, elem_parts)]
+        parts = [[(np.array(e), node_coords) for e in itertools.product(range(m), repeat=dim)]]
         s = m
         for _ in range(levels):
             child_nodes = np.stack(np.unravel_index(_boundary_nodes(dim, s), (s + 1,) * dim), 1)
-            parts = [(c * s, child_nodes) for c in off]
+            parts.append([(c * s, child_nodes) for c in off])
             s *= 2
-            self.layouts.append(self._layout(s, parts))
+        self.layouts = [self._layout(m * 2**level, p, level == levels) for level, p in enumerate(parts)]
         self.top_boundary = torch.as_tensor(_boundary_nodes(dim, n), device=self.device)
+        order = _morton_order(dim, n, m)
+        self.order = torch.as_tensor(order, device=self.device)
+        self.unorder = torch.as_tensor(np.argsort(order), device=self.device)
+        self._work: dict = {}
 
-    def _layout(self, s: int, parts) -> dict:
+    def _layout(self, s: int, parts, top: bool) -> dict:
+        """Index maps of one level; the top level keeps only its interior rows (its boundary is given)."""
         n_int, n_bnd, maps = _patch_layout(self.dim, s, parts)
         size = n_int + n_bnd
+        rows = n_int if top else size
+        flat = _flat_pairs(maps, size)
+        flat = np.where(flat < rows * size, flat, rows * size)  # entries of dropped rows: one spare slot
         return {
             "n_int": n_int,
             "size": size,
-            "flat": torch.as_tensor(_flat_pairs(maps, size), device=self.device),
+            "rows": rows,
+            "flat": torch.as_tensor(flat, device=self.device),
             "maps": torch.as_tensor(np.stack(maps), device=self.device),  # (n_parts, part dofs)
         }
 
-    def _assemble(self, blocks: torch.Tensor, layout: dict) -> torch.Tensor:
-        """Sum part blocks (..., n_patch, n_parts, k, k) into patch matrices (..., n_patch, size, size)."""
-        size = layout["size"]
-        out = blocks.new_zeros(*blocks.shape[:-3], size * size)
-        out.index_add_(-1, layout["flat"], blocks.flatten(-3))
-        return out.reshape(*out.shape[:-1], size, size)
+    def _buffer(self, key, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+        """Uninitialized work array; on CPU the same one is reused while ``shape`` and ``dtype`` stay."""
+        if self.device.type != "cpu":
+            return torch.empty(shape, device=self.device, dtype=dtype)
+        buf = self._work.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._work[key] = torch.empty(shape, dtype=dtype)
+        return buf
+
+    def _assemble(self, blocks: torch.Tensor, level: int) -> torch.Tensor:
+        """Sum part blocks (B, n_patch, n_parts * k * k) into patch matrices (B, n_patch, rows, size)."""
+        layout = self.layouts[level]
+        rows, size = layout["rows"], layout["size"]
+        spare = int(rows < size)
+        out = self._buffer(("M", level), (*blocks.shape[:-1], rows * size + spare), blocks.dtype).zero_()
+        out.index_add_(-1, layout["flat"], blocks)
+        return out[..., : rows * size].unflatten(-1, (rows, size))
 
     def element_displacements(self, lam: torch.Tensor, mu: torch.Tensor, K_lam: torch.Tensor,
                               K_mu: torch.Tensor, u_top: torch.Tensor) -> torch.Tensor:
@@ -122,35 +143,30 @@ class Condensation:
         lam, mu: (B, n_el); ``u_top``: (B, n_top_bnd_dofs, R) boundary values of the whole cell in
         the cell's boundary-node order (see ``top_boundary``), node-major.
         """
-        dim, n = self.dim, self.n
-        Ke = lam[..., None, None] * K_lam + mu[..., None, None] * K_mu  # (B, n_el, ne, ne)
-        blocks = _group(Ke, dim, n, self.m, 2)  # (B, n_leaf, m**dim, ne, ne)
+        B, n_el, ne, nc = lam.shape[0], lam.shape[1], K_lam.shape[0], 2**self.dim
+        coef = torch.stack([lam, mu], -1)[:, self.order]  # (B, n_el, 2), leaf patch by leaf patch
+        Ke = torch.matmul(coef, torch.stack([K_lam, K_mu]).flatten(1),
+                          out=self._buffer("Ke", (B, n_el, ne * ne), lam.dtype))
+        blocks = Ke.view(B, n_el // self.m**self.dim, -1)  # (B, n_leaf, m**dim * ne * ne)
         factors = []
-        size_p = n // self.m
-        for level, layout in enumerate(self.layouts):
-            M = self._assemble(blocks, layout)
-            ni = layout["n_int"]
-            top = level == len(self.layouts) - 1
-            if ni:
-                L = torch.linalg.cholesky(M[..., :ni, :ni])
-                X = torch.linalg.solve_triangular(L, M[..., :ni, ni:], upper=False)
-            else:
-                L = X = None
+        for level, layout in enumerate(self.layouts[:-1]):
+            M = self._assemble(blocks, level)  # (B, n_patch, size, size)
+            ni, nb = layout["n_int"], layout["size"] - layout["n_int"]
+            L = torch.linalg.cholesky(M[..., :ni, :ni])
+            X = torch.linalg.solve_triangular(L, M[..., :ni, ni:], upper=False)  # L⁻¹ A_ib
+            S = self._buffer(("S", level), (B * M.shape[1], nb, nb), lam.dtype)
+            torch.baddbmm(M[..., ni:, ni:].flatten(0, 1), X.flatten(0, 1).mT, X.flatten(0, 1), alpha=-1, out=S)
             factors.append((L, X))
-            if top:
-                break
-            S = M[..., ni:, ni:] if X is None else M[..., ni:, ni:] - X.transpose(-1, -2) @ X
-            blocks = _group(S, dim, size_p, 2, 2)
-            size_p //= 2
+            blocks = S.view(B, -1, nc * nb * nb)  # siblings are consecutive
+        top = self.layouts[-1]
+        A = self._assemble(blocks, len(self.layouts) - 1)  # (B, 1, n_int, size): interior rows only
+        ni = top["n_int"]
         u = u_top.unsqueeze(1)  # (B, 1, nb, R)
-        for level in range(len(self.layouts) - 1, -1, -1):
-            layout = self.layouts[level]
+        ui = torch.cholesky_solve(A[..., ni:] @ u, torch.linalg.cholesky(A[..., :ni])).neg_()
+        parts = torch.cat([ui, u], -2)[..., top["maps"], :]  # (B, n_patch, n_parts, part dofs, R)
+        for level in range(len(self.layouts) - 2, -1, -1):
             L, X = factors[level]
-            if L is not None:
-                ui = torch.linalg.solve_triangular(L.transpose(-1, -2), -(X @ u), upper=True)
-                u = torch.cat([ui, u], -2)
-            parts = u[..., layout["maps"], :]  # (B, n_patch, n_parts, part dofs, R)
-            if level > 0:
-                size_c = n // (self.m * 2 ** (level - 1))
-                u = _ungroup(parts, dim, size_c, 2, 2)
-        return _ungroup(parts, dim, n, self.m, 2)
+            u = parts.flatten(1, 2)  # (B, n_patch, nb, R)
+            ui = torch.linalg.solve_triangular(L.mT, X @ u, upper=True).neg_()
+            parts = torch.cat([ui, u], -2)[..., self.layouts[level]["maps"], :]
+        return parts.reshape(B, n_el, ne, -1).index_select(1, self.unorder)
