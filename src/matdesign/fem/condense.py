@@ -45,17 +45,18 @@ def _boundary_nodes(dim: int, s: int) -> np.ndarray:
     return np.flatnonzero(((coords == 0) | (coords == s)).any(0))
 
 
-def _patch_layout(dim: int, s: int, parts: list[tuple[np.ndarray, np.ndarray]]):
+def _patch_layout(dim: int, s: int, parts: list[tuple[np.ndarray, np.ndarray]], bnd: np.ndarray | None = None):
     """Dof layout of a patch of size ``s`` built from parts.
 
-    ``parts``: per part (offset (dim,), local node coords (k, dim)) of its nodes. Returns
+    ``parts``: per part (offset (dim,), local node coords (k, dim)) of its nodes; ``bnd``: the
+    boundary nodes (flat indices) in the wanted order, default :func:`_boundary_nodes`. Returns
     ``(n_int, n_bnd, dof_maps)``: dofs ordered [interior nodes; boundary nodes] (node-major), and per
     part the patch dof index of each part dof.
     """
     shape = (s + 1,) * dim
     flat_parts = [np.ravel_multi_index(tuple((off + loc).T), shape) for off, loc in parts]
     used = np.unique(np.concatenate(flat_parts))
-    bnd = _boundary_nodes(dim, s)
+    bnd = _boundary_nodes(dim, s) if bnd is None else bnd
     interior = np.setdiff1d(used, bnd)
     order = np.concatenate([interior, bnd])
     pos = np.full(int(np.prod(shape)), -1)
@@ -75,9 +76,12 @@ class Condensation:
 
     ``element_displacements(lam, mu, K_lam, K_mu, u_top)`` does the whole factor-and-solve for a
     batch. Patches are kept in quadtree order (:func:`_morton_order`), so that a level's Schur
-    complements are the next level's part blocks without a copy. On CPU the large work arrays are
-    kept between calls (fresh multi-MB allocations cost page faults), so one instance must not be
-    used by two threads at once.
+    complements are the next level's part blocks without a copy. The ``2**dim`` patches below the
+    top (the "split" level; the whole cell when there are no merges) order their boundary as
+    [nodes inside the cell; nodes on the cell boundary], whose values are prescribed: they only
+    condense onto the former, and the prescribed values enter as a load. On CPU the large work
+    arrays are kept between calls (fresh multi-MB allocations cost page faults), so one instance
+    must not be used by two threads at once.
     """
 
     def __init__(self, dim: int, n: int, device="cpu", dtype=torch.float64, leaf: int = 4):
@@ -96,27 +100,63 @@ class Condensation:
             child_nodes = np.stack(np.unravel_index(_boundary_nodes(dim, s), (s + 1,) * dim), 1)
             parts.append([(c * s, child_nodes) for c in off])
             s *= 2
-        self.layouts = [self._layout(m * 2**level, p, level == levels) for level, p in enumerate(parts)]
+        self.layouts = [self._layout(m * 2**level, parts[level]) for level in range(levels - 1)]
+        s = m * 2 ** max(levels - 1, 0)
+        self.split, self.top = self._split_layout(s, parts[max(levels - 1, 0)], off * s if levels else off[:1] * 0)
         self.top_boundary = torch.as_tensor(_boundary_nodes(dim, n), device=self.device)
         order = _morton_order(dim, n, m)
         self.order = torch.as_tensor(order, device=self.device)
         self.unorder = torch.as_tensor(np.argsort(order), device=self.device)
         self._work: dict = {}
 
-    def _layout(self, s: int, parts, top: bool) -> dict:
-        """Index maps of one level; the top level keeps only its interior rows (its boundary is given)."""
+    def _layout(self, s: int, parts) -> dict:
+        """Index maps of one level below the split level."""
         n_int, n_bnd, maps = _patch_layout(self.dim, s, parts)
         size = n_int + n_bnd
-        rows = n_int if top else size
-        flat = _flat_pairs(maps, size)
-        flat = np.where(flat < rows * size, flat, rows * size)  # entries of dropped rows: one spare slot
         return {
             "n_int": n_int,
             "size": size,
-            "rows": rows,
-            "flat": torch.as_tensor(flat, device=self.device),
+            "flat": torch.as_tensor(_flat_pairs(maps, size), device=self.device),
             "maps": torch.as_tensor(np.stack(maps), device=self.device),  # (n_parts, part dofs)
         }
+
+    def _split_layout(self, s: int, parts, origins: np.ndarray) -> tuple[dict, dict | None]:
+        """Index maps of the split level (patches of size ``s`` at ``origins`` (n_p, dim)) and the top.
+
+        Patch dofs: [interior; free boundary; prescribed boundary]; only the first two row blocks are
+        assembled (rows beyond go to one spare slot). The top (None without merges) assembles the free
+        boundary Schur complements of its ``n_p`` children into its interior, (n_top, n_top).
+        """
+        dim, n, dev = self.dim, self.n, self.device
+        bnd = _boundary_nodes(dim, s)
+        local = np.stack(np.unravel_index(bnd, (s + 1,) * dim), 1)
+        top_pos = np.full((n + 1) ** dim, -1)
+        top_bnd = _boundary_nodes(dim, n)
+        top_pos[top_bnd] = np.arange(len(top_bnd))
+        comps = np.arange(dim)
+        flats, maps, given, free = [], [], [], []
+        for p, o in enumerate(origins):
+            fixed = ((local + o == 0) | (local + o == n)).any(1)
+            n_int, n_bnd, mp = _patch_layout(dim, s, parts, np.concatenate([bnd[~fixed], bnd[fixed]]))
+            size, rows = n_int + n_bnd, n_int + int((~fixed).sum()) * dim
+            flat = _flat_pairs(mp, size)
+            stride = rows * size + int(rows < size)
+            flats.append(np.where(flat < rows * size, flat, rows * size) + p * stride)
+            maps.append(np.stack(mp) + p * size)
+            glob = np.ravel_multi_index(tuple((local[fixed] + o).T), (n + 1,) * dim)
+            given.append((top_pos[glob][:, None] * dim + comps).ravel())
+            free.append((o, local[~fixed]))
+        split = {
+            "n_int": n_int, "rows": rows, "size": size, "stride": stride, "patches": len(origins),
+            "flat": torch.as_tensor(np.concatenate(flats), device=dev),
+            "maps": torch.as_tensor(np.concatenate(maps).ravel(), device=dev),  # into (n_p * size)
+            "given": torch.as_tensor(np.stack(given), device=dev),  # (n_p, prescribed dofs) into u_top
+        }
+        if rows == n_int:
+            return split, None
+        n_top, _, mp = _patch_layout(dim, n, free)
+        return split, {"n_int": n_top, "flat": torch.as_tensor(_flat_pairs(mp, n_top), device=dev),
+                       "maps": torch.as_tensor(np.concatenate(mp), device=dev)}
 
     def _buffer(self, key, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
         """Uninitialized work array; on CPU the same one is reused while ``shape`` and ``dtype`` stay."""
@@ -127,14 +167,10 @@ class Condensation:
             buf = self._work[key] = torch.empty(shape, dtype=dtype)
         return buf
 
-    def _assemble(self, blocks: torch.Tensor, level: int) -> torch.Tensor:
-        """Sum part blocks (B, n_patch, n_parts * k * k) into patch matrices (B, n_patch, rows, size)."""
-        layout = self.layouts[level]
-        rows, size = layout["rows"], layout["size"]
-        spare = int(rows < size)
-        out = self._buffer(("M", level), (*blocks.shape[:-1], rows * size + spare), blocks.dtype).zero_()
-        out.index_add_(-1, layout["flat"], blocks)
-        return out[..., : rows * size].unflatten(-1, (rows, size))
+    def _assemble(self, key, blocks: torch.Tensor, flat: torch.Tensor, length: int) -> torch.Tensor:
+        """Sum the flattened part blocks (B, L) into a zeroed (B, length) array at indices ``flat`` (L,)."""
+        out = self._buffer(key, (blocks.shape[0], length), blocks.dtype).zero_()
+        return out.index_add_(-1, flat, blocks)
 
     def element_displacements(self, lam: torch.Tensor, mu: torch.Tensor, K_lam: torch.Tensor,
                               K_mu: torch.Tensor, u_top: torch.Tensor) -> torch.Tensor:
@@ -143,30 +179,47 @@ class Condensation:
         lam, mu: (B, n_el); ``u_top``: (B, n_top_bnd_dofs, R) boundary values of the whole cell in
         the cell's boundary-node order (see ``top_boundary``), node-major.
         """
-        B, n_el, ne, nc = lam.shape[0], lam.shape[1], K_lam.shape[0], 2**self.dim
+        B, n_el, ne, R = lam.shape[0], lam.shape[1], K_lam.shape[0], u_top.shape[-1]
         coef = torch.stack([lam, mu], -1)[:, self.order]  # (B, n_el, 2), leaf patch by leaf patch
-        Ke = torch.matmul(coef, torch.stack([K_lam, K_mu]).flatten(1),
-                          out=self._buffer("Ke", (B, n_el, ne * ne), lam.dtype))
-        blocks = Ke.view(B, n_el // self.m**self.dim, -1)  # (B, n_leaf, m**dim * ne * ne)
+        blocks = torch.matmul(coef, torch.stack([K_lam, K_mu]).flatten(1),
+                              out=self._buffer("Ke", (B, n_el, ne * ne), lam.dtype))
         factors = []
-        for level, layout in enumerate(self.layouts[:-1]):
-            M = self._assemble(blocks, level)  # (B, n_patch, size, size)
-            ni, nb = layout["n_int"], layout["size"] - layout["n_int"]
-            L = torch.linalg.cholesky(M[..., :ni, :ni])
-            X = torch.linalg.solve_triangular(L, M[..., :ni, ni:], upper=False)  # L⁻¹ A_ib
-            S = self._buffer(("S", level), (B * M.shape[1], nb, nb), lam.dtype)
-            torch.baddbmm(M[..., ni:, ni:].flatten(0, 1), X.flatten(0, 1).mT, X.flatten(0, 1), alpha=-1, out=S)
+        for level, layout in enumerate(self.layouts):
+            size, ni = layout["size"], layout["n_int"]
+            M = self._assemble(level, blocks.view(-1, layout["flat"].numel()), layout["flat"], size * size)
+            M = M.view(-1, size, size)  # (B * n_patch, size, size)
+            L = torch.linalg.cholesky(M[:, :ni, :ni])
+            X = torch.linalg.solve_triangular(L, M[:, :ni, ni:], upper=False)  # L⁻¹ A_ib
+            S = torch.baddbmm(M[:, ni:, ni:], X.mT, X, alpha=-1,
+                              out=self._buffer(("S", level), (M.shape[0], size - ni, size - ni), lam.dtype))
             factors.append((L, X))
-            blocks = S.view(B, -1, nc * nb * nb)  # siblings are consecutive
-        top = self.layouts[-1]
-        A = self._assemble(blocks, len(self.layouts) - 1)  # (B, 1, n_int, size): interior rows only
-        ni = top["n_int"]
-        u = u_top.unsqueeze(1)  # (B, 1, nb, R)
-        ui = torch.cholesky_solve(A[..., ni:] @ u, torch.linalg.cholesky(A[..., :ni])).neg_()
-        parts = torch.cat([ui, u], -2)[..., top["maps"], :]  # (B, n_patch, n_parts, part dofs, R)
-        for level in range(len(self.layouts) - 2, -1, -1):
+            blocks = S
+        sp, top = self.split, self.top
+        ni, rows, size, n_p = sp["n_int"], sp["rows"], sp["size"], sp["patches"]
+        M = self._assemble("split", blocks.view(B, -1), sp["flat"], n_p * sp["stride"])
+        M = M.view(B, n_p, -1)[..., : rows * size].unflatten(-1, (rows, size))
+        g = u_top[:, sp["given"]]  # (B, n_p, prescribed dofs, R)
+        Ag = M[..., rows:] @ g  # (B, n_p, rows, R): the prescribed values' load
+        L = torch.linalg.cholesky(M[..., :ni, :ni])
+        y = torch.linalg.solve_triangular(L, Ag[..., :ni, :], upper=False)
+        if top is None:
+            ui = torch.linalg.solve_triangular(L.mT, y, upper=True).neg_()
+            u = torch.cat([ui, g], -2)
+        else:
+            X = torch.linalg.solve_triangular(L, M[..., :ni, ni:rows], upper=False)
+            S = torch.baddbmm(M[..., ni:, ni:rows].flatten(0, 1), X.flatten(0, 1).mT, X.flatten(0, 1), alpha=-1)
+            r = Ag[..., ni:, :] - X.mT @ y  # (B, n_p, free dofs, R)
+            nt = top["n_int"]
+            A = self._assemble("top", S.view(B, -1), top["flat"], nt * nt).view(B, nt, nt)
+            rhs = A.new_zeros(B, nt, R).index_add_(1, top["maps"], r.flatten(1, 2))
+            ut = torch.cholesky_solve(rhs, torch.linalg.cholesky(A)).neg_()
+            us = ut[:, top["maps"]].view(B, n_p, -1, R)
+            ui = torch.linalg.solve_triangular(L.mT, X @ us + y, upper=True).neg_()
+            u = torch.cat([ui, us, g], -2)
+        parts = u.view(B, -1, R)[:, sp["maps"]]  # (B, all part dofs of the level, R)
+        for level in range(len(self.layouts) - 1, -1, -1):
             L, X = factors[level]
-            u = parts.flatten(1, 2)  # (B, n_patch, nb, R)
+            u = parts.view(L.shape[0], -1, R)  # (B * n_patch, nb, R)
             ui = torch.linalg.solve_triangular(L.mT, X @ u, upper=True).neg_()
-            parts = torch.cat([ui, u], -2)[..., self.layouts[level]["maps"], :]
-        return parts.reshape(B, n_el, ne, -1).index_select(1, self.unorder)
+            parts = torch.cat([ui, u], -2)[:, self.layouts[level]["maps"]]
+        return parts.reshape(B, n_el, ne, R).index_select(1, self.unorder)
