@@ -179,3 +179,17 @@ def test_design_cli_property_errors_are_one_line(tiny_model, args, message, caps
     assert main(["design", "--model", str(tiny_model), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_top_level_design_takes_the_target_once(monkeypatch):
+    import matdesign
+    from matdesign.pipeline import design as pipeline_design
+
+    calls = []
+    monkeypatch.setattr(pipeline_design, "design", lambda target, **kw: calls.append((target, kw)) or "ok")
+    assert matdesign.design(target_K=120, samples=2) == "ok" and matdesign.design(80, property="G") == "ok"
+    assert calls == [(120, {"samples": 2}), (80, {"property": "G"})]
+    for kwargs, message in ((dict(), "once"), (dict(target=1, target_K=2), "once"),
+                            (dict(target_K=3, property="G"), "bulk-modulus target")):
+        with pytest.raises(InputError, match=message):
+            matdesign.design(**kwargs)
