@@ -57,10 +57,18 @@ def isotropic_projection(C, dim: int) -> dict:
     if dim == 2:
         K = (normal + 2.0 * off) / 4.0
         G = (normal / 2.0 - off + 2.0 * shear) / 4.0
-        return {"K": K, "G": G, "E": 4.0 * K * G / (K + G), "nu": (K - G) / (K + G)}
-    K = (normal + 2.0 * off) / 9.0
-    G = (normal - off + 3.0 * shear) / 15.0
-    return {"K": K, "G": G, "E": 9.0 * K * G / (3.0 * K + G), "nu": (3.0 * K - 2.0 * G) / (2.0 * (3.0 * K + G))}
+    else:
+        K = (normal + 2.0 * off) / 9.0
+        G = (normal - off + 3.0 * shear) / 15.0
+    E, nu = young_poisson(K, G, dim)
+    return {"K": K, "G": G, "E": E, "nu": nu}
+
+
+def young_poisson(K, G, dim: int):
+    """``(E, ν)`` of an isotropic material from its bulk and shear moduli (2D: plane-stress area K)."""
+    if dim == 2:
+        return 4.0 * K * G / (K + G), (K - G) / (K + G)
+    return 9.0 * K * G / (3.0 * K + G), (3.0 * K - 2.0 * G) / (2.0 * (3.0 * K + G))
 
 
 def isotropic_stiffness(E, nu, dim: int):

@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
 from matdesign.evaluate import PROPERTIES, Verification, check_property, density, sample_property, verify
-from matdesign.fem import Homogenizer, bulk_from_young
+from matdesign.fem import bulk_from_young
+from matdesign.fem.moduli import young_poisson
 from matdesign.guidance import (
     DensityPenalty,
     GuidanceConfig,
@@ -65,17 +66,17 @@ def load_model(model: str | Path | None, dim: int, device: str):
 
 def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, seed: int = 0,
                       device: str = "cpu", progress: bool = True, materials: MaterialTable | None = None):
-    """Guided samples (normalized, (samples, 3, *grid)) of a loaded model with a warm-started batched FEM.
-    ``materials``: the table the "project" mode projects onto (default: the built-in one)."""
+    """Guided samples (normalized, (samples, 3, *grid)) of a loaded model; the sampler's one warm-started
+    batched FEM serves K and the stiffness. ``materials``: the table the "project" mode projects onto
+    (default: the built-in one)."""
     from matdesign.diffusion import make_sampling_scheduler
 
-    hom = Homogenizer(net.dim, net.grid[0], device=device)
     if config.mode == "project" and materials is None:
         materials = MaterialTable.builtin()
     return guided_sample(net, make_sampling_scheduler(net.config), net.normalization, objective,
                          shape=(int(samples), 3, *net.grid), config=config,
                          generator=torch.Generator().manual_seed(int(seed)), device=device,
-                         solver=hom.bulk_modulus, progress=progress, materials=materials)
+                         progress=progress, materials=materials)
 
 
 def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0, objective: str = "absolute",
@@ -113,8 +114,7 @@ def reachable_range(table: MaterialTable, dim: int, prop: str = "K") -> tuple[fl
         return float(nu.min()), float(nu.max())
     K, G = bulk_from_young(E, nu, dim), E / (2.0 * (1.0 + nu))
     if prop == "E":
-        young = (lambda k, g: 4 * k * g / (k + g)) if dim == 2 else (lambda k, g: 9 * k * g / (3 * k + g))
-        return float(young(K.min(), G.min())), float(young(K.max(), G.max()))
+        return float(young_poisson(K.min(), G.min(), dim)[0]), float(young_poisson(K.max(), G.max(), dim)[0])
     x = K if prop == "K" else G
     return float(np.min(x)), float(np.max(x))
 
