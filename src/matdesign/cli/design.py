@@ -48,15 +48,11 @@ def design_command(
     out: Path = typer.Option(Path("design-out"), "--out", help="Output folder."),
 ) -> None:
     """Design composites whose FEM-verified bulk modulus matches --target-K (or --property G/E/nu matches --target)."""
-    from matdesign.errors import InputError
-    from matdesign.pipeline.design import design
+    from matdesign.pipeline.design import choose_target, design
     from matdesign.pipeline.output import print_result, save_result
 
-    if (target_K is None) == (target is None):
-        raise InputError("give the target once: --target-K K* or --property X --target X*")
-    if target_K is not None and prop != "K":
-        raise InputError(f"--target-K sets a bulk modulus target; for --property {prop} use --target")
-    result = design(target_K if target is None else target, property=prop, dim=dim, samples=samples, steps=steps,
+    chosen = choose_target(target, target_K, prop, names=("--target", "--target-K"))
+    result = design(chosen, property=prop, dim=dim, samples=samples, steps=steps,
                     materials=materials, density_weight=density_weight, objective=objective, refine=refine,
                     tolerance=tolerance / 100.0, rank=rank, verify_n=verify_n, model=model, device=device,
                     seed=seed)

@@ -119,6 +119,18 @@ def reachable_range(table: MaterialTable, dim: int, prop: str = "K") -> tuple[fl
     return float(np.min(x)), float(np.max(x))
 
 
+def choose_target(target: float | None, target_K: float | None, prop: str, *,
+                  names: tuple[str, str] = ("target", "target_K")) -> float:
+    """The one target given: ``target`` (of ``prop``) or ``target_K`` (a K target, only with ``prop`` K);
+    ``names`` are how the caller spells the two options in its error messages."""
+    name, name_K = names
+    if (target is None) == (target_K is None):
+        raise InputError(f"give the target once: {name_K} K* or {name} X* (with the property)")
+    if target_K is not None and prop != "K":
+        raise InputError(f"{name_K} is a bulk-modulus target; for property {prop} use {name}")
+    return target if target is not None else target_K
+
+
 def check_target(target: float, table: MaterialTable, dim: int, prop: str = "K") -> float:
     """Validate a target of ``prop`` (default K* [GPa]) before any compute is spent."""
     check_property(prop)
