@@ -60,12 +60,15 @@ class Homogenizer:
     (SuperLU reference, CPU). ``tol`` is PCG's relative residual (float64: 1e-10 is reachable; use
     ≥ 1e-6 with ``dtype=torch.float32``). ``warm_start``: PCG starts from the previous solution when
     the batch shape is unchanged (consecutive guidance steps). ``chunk``: samples per solve (default:
-    whole batch on GPU; a few on CPU). After each call ``last_info`` holds
+    whole batch on GPU; a few on CPU). ``deflation``: PCG adds the rigid motions of the field's stiff
+    particles as a coarse space where the contrast is high (fewer iterations, same solution; see
+    :mod:`matdesign.fem.deflation`). After each call ``last_info`` holds
     ``solver``, ``iterations`` (per sample, PCG) , ``residual``, ``seconds``, ``warm_started``.
     """
 
     def __init__(self, dim: int, size: int, *, device="cpu", dtype=torch.float64, solver: str = "auto",
-                 tol: float = 1e-10, maxiter: int = 1000, warm_start: bool = True, chunk: int | None = None):
+                 tol: float = 1e-10, maxiter: int = 1000, warm_start: bool = True, chunk: int | None = None,
+                 deflation: bool = True):
         if dim not in (2, 3):
             raise InputError(f"dim={dim!r}: must be 2 or 3")
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
@@ -78,7 +81,7 @@ class Homogenizer:
         self.grid = VoxelGrid(dim, self.size, device, dtype)
         self.solver = auto_solver(dim, self.size, device) if solver == "auto" else solver
         if self.solver == "pcg":
-            self.backend = PCGBackend(self.grid, tol, maxiter)
+            self.backend = PCGBackend(self.grid, tol, maxiter, deflation)
         elif self.solver == "condense":
             self.backend = CondenseBackend(self.grid)
         else:

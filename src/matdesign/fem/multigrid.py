@@ -202,6 +202,10 @@ class MultigridPreconditioner:
         x = x + prolong(self._vcycle(level + 1, rc), self.dim)
         return x + self._smooth(level, r - self._apply(level, x), self.sweeps)
 
+    def apply_operator(self, u: torch.Tensor) -> torch.Tensor:
+        """The fine-level operator (interior rows) in the preconditioner's dtype."""
+        return self._apply(0, u)
+
     def select(self, keep: torch.Tensor) -> None:
         """Keep only the samples ``keep`` (indices into axis 0 of ``lam``, which must be the batch axis)."""
         self.ops = [(op[0], *(t[keep] for t in op[1:])) for op in self.ops]
