@@ -63,7 +63,8 @@ class Homogenizer:
     whole batch on GPU; a few on CPU). ``deflation``: PCG adds the rigid motions of the field's stiff
     particles as a coarse space where the contrast is high (fewer iterations, same solution; see
     :mod:`matdesign.fem.deflation`). After each call ``last_info`` holds
-    ``solver``, ``iterations`` (per sample, PCG) , ``residual``, ``seconds``, ``warm_started``.
+    ``solver``, ``iterations`` (per sample, PCG) , ``residual``, ``seconds``, ``warm_started``,
+    ``particles`` (per sample, PCG: particles in the coarse space).
     """
 
     def __init__(self, dim: int, size: int, *, device="cpu", dtype=torch.float64, solver: str = "auto",
@@ -127,6 +128,7 @@ class Homogenizer:
             "seconds": time.perf_counter() - tic,
             "warm_started": x0 is not None,
             "batch": int(lam.shape[0]),
+            "particles": _particles(infos, [len(p) for p in parts]),
         }
         return torch.cat(parts)
 
@@ -203,6 +205,14 @@ class Homogenizer:
         if was_numpy or not torch.is_grad_enabled() or not (E.requires_grad or nu.requires_grad):
             return to_output(self.stiffness_with_gradient(E, nu, gradient=False)[0], was_numpy, E)
         return _EnergyForm.apply(E, nu, self.stiffness_with_gradient, self.dim)
+
+
+def _particles(infos: list, sizes: list):
+    """Particles found per sample by the PCG's rigid-mode coarse space (0 where none), or None if not PCG."""
+    if not infos or "particles" not in infos[0]:
+        return None
+    return np.concatenate([np.zeros(n, np.int64) if i["particles"] is None else np.asarray(i["particles"])
+                           for i, n in zip(infos, sizes)])
 
 
 def _symmetric(P: torch.Tensor) -> torch.Tensor:
