@@ -84,6 +84,8 @@ class RigidModeDeflation:
         self.labels = torch.as_tensor(node, device=grid.device) * grid.interior.to(torch.int64)
         self.modes = self._rigid_modes() if self.cmax else None
         self.chol = self._coarse_factor(lam, mu) if self.cmax else None
+        if self.cmax:
+            self._index()
 
     @property
     def active(self) -> bool:
@@ -162,30 +164,35 @@ class RigidModeDeflation:
         E = E + torch.diag_embed(torch.where(diag > 0, 1e-12 * scale, torch.ones_like(diag)))
         return torch.linalg.cholesky(E)
 
-    def _flat_labels(self) -> torch.Tensor:
+    def _index(self) -> None:
+        """Labelled nodes of the batch (flat indices into B·nodes), their global labels and modes."""
         B, c1 = self.labels.shape[0], self.cmax + 1
-        return (self.labels.reshape(B, -1) + c1 * torch.arange(B, device=self.labels.device)[:, None]).reshape(-1)
+        flat = self.labels.reshape(-1)
+        self._nodes = torch.nonzero(flat).squeeze(1)
+        self._global = flat[self._nodes] + c1 * torch.div(self._nodes, self.labels[0].numel(), rounding_mode="floor")
+        m, dim = self.modes.shape[1:3]
+        self._modes = self.modes.permute(1, 2, 0, *range(3, self.modes.ndim)).reshape(m, dim, -1)[:, :, self._nodes]
 
     def Q(self, r: torch.Tensor) -> torch.Tensor:
         """``Z E⁻¹ Zᵀ r`` for nodal ``r`` (B, *extra, dim, *nodes) → same shape."""
         g, B, c1 = self.grid, r.shape[0], self.cmax + 1
-        m = self.modes.shape[1]
-        extra = r.shape[1 : r.ndim - g.dim - 1]
-        rr = r.reshape(B, -1, g.dim, *g.node_shape)  # (B, R, dim, *nodes)
-        R = rr.shape[1]
-        s = torch.einsum("bmdn,brdn->bnrm", self.modes.flatten(3).to(r.dtype), rr.flatten(3))  # (B, nodes, R, m)
-        zt = torch.zeros(B * c1, R * m, device=r.device, dtype=r.dtype)
-        zt.index_add_(0, self._flat_labels(), s.reshape(-1, R * m))
+        m, N = self.modes.shape[1], int(np.prod(g.node_shape))
+        rr = r.reshape(B, -1, g.dim, N).permute(1, 2, 0, 3).reshape(-1, g.dim, B * N)  # (R, dim, B·N)
+        R = rr.shape[0]
+        modes = self._modes.to(r.dtype)
+        s = torch.einsum("mdl,rdl->lrm", modes, rr[..., self._nodes])  # (labelled nodes, R, m)
+        zt = torch.zeros(B * c1, R * m, device=r.device, dtype=r.dtype).index_add_(0, self._global, s.reshape(-1, R * m))
         zt = zt.reshape(B, c1, R, m)[:, 1:].permute(0, 1, 3, 2).reshape(B, (c1 - 1) * m, R)
         y = torch.cholesky_solve(zt, self.chol.to(r.dtype))  # (B, c·m, R)
         y = torch.cat([y.new_zeros(B, 1, m, R), y.reshape(B, c1 - 1, m, R)], 1).reshape(B * c1, m, R)
-        coef = y[self._flat_labels()].reshape(B, -1, m, R)  # (B, nodes, m, R)
-        out = torch.einsum("bmdn,bnmr->brdn", self.modes.flatten(3).to(r.dtype), coef)
-        return out.reshape(B, *extra, g.dim, *g.node_shape)
+        out = torch.zeros_like(rr)
+        out[..., self._nodes] = torch.einsum("mdl,lmr->rdl", modes, y[self._global])
+        return out.reshape(R, g.dim, B, N).permute(2, 0, 1, 3).reshape(r.shape)
 
     def select(self, keep: torch.Tensor) -> None:
         """Keep only the samples ``keep`` (indices into the batch axis)."""
         self.labels, self.modes, self.chol = self.labels[keep], self.modes[keep], self.chol[keep]
+        self._index()
 
 
 def adef2(precond: Callable, apply_A: Callable, deflation: RigidModeDeflation) -> Callable:

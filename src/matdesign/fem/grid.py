@@ -60,7 +60,7 @@ class VoxelGrid:
         """``A u`` with ``K_e = lam_e K_lam + mu_e K_mu``; lam, mu broadcast to (..., n_el)."""
         _, y = self.element_products(u)
         ne = self.ne
-        return self.scatter(lam.unsqueeze(-2) * y[..., :ne, :] + mu.unsqueeze(-2) * y[..., ne:, :])
+        return self.scatter((lam.unsqueeze(-2) * y[..., :ne, :]).addcmul_(mu.unsqueeze(-2), y[..., ne:, :]))
 
     def apply_dense(self, u: torch.Tensor, Ke: torch.Tensor) -> torch.Tensor:
         """``A u`` with per-element matrices ``Ke`` of shape (..., n_el, ne, ne)."""
