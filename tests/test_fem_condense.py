@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from matdesign.fem.backends import CondenseBackend, ScipyBackend
-from matdesign.fem.condense import Condensation
 from matdesign.fem.grid import VoxelGrid
 from matdesign.fem.homogenize import unit_strains
 from matdesign.fem.moduli import lame
@@ -28,12 +27,34 @@ def test_condensation_matches_sparse_lu(dim, n, leaf, product):
     lam, mu = lame_fields(dim, n, 3, seed=leaf)
     u_aff = grid.affine(unit_strains(dim, "voigt"))
     reference = ScipyBackend(grid).solve(lam, mu, u_aff)[0]  # (B, R, ne, n_el)
-    backend = CondenseBackend(grid)
-    backend.tree = Condensation(dim, n, leaf=leaf)
-    assert ("unit" in backend.tree.layouts[0]) == product
+    backend = CondenseBackend(grid, leaf=leaf)
+    assert ("unit" in backend.trees[0].layouts[0]) == product
     ue = backend.solve(lam, mu, u_aff)[0]
     scale = reference.abs().max()
     assert float((ue - reference).abs().max() / scale) < 1e-10
     # the reused work arrays: another batch size in between, then the same batch again, bit for bit
     backend.solve(lam[:1], mu[:1], u_aff)
     assert torch.equal(backend.solve(lam, mu, u_aff)[0], ue)
+
+
+def test_threaded_batch_matches_one_thread_and_restores_threads():
+    """On CPU the backend spreads a batch over torch's threads (one Condensation each, torch single-
+    threaded meanwhile): the same values, bit for bit; torch's thread count is restored, also on errors."""
+    grid = VoxelGrid(2, 16)
+    lam, mu = lame_fields(2, 16, 5, seed=1)
+    u_aff = grid.affine(unit_strains(2, "bulk"))
+    backend = CondenseBackend(grid)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = backend.solve(lam, mu, u_aff)[0]
+        torch.set_num_threads(3)
+        assert torch.equal(backend.solve(lam, mu, u_aff)[0], one)
+        assert len(backend.trees) == 3 and torch.get_num_threads() == 3
+        with pytest.raises(torch.linalg.LinAlgError):  # a non-positive-definite sample fails in its thread
+            backend.solve(lam, -mu, u_aff)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
+    reference = ScipyBackend(grid).solve(lam, mu, u_aff)[0]
+    assert float((one - reference).abs().max() / reference.abs().max()) < 1e-10

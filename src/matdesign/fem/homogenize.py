@@ -44,12 +44,13 @@ def unit_strains(dim: int, case: str) -> torch.Tensor:
 
 
 def _default_chunk(solver: str, grid: VoxelGrid) -> int:
-    """Samples per solve: all at once on GPU; on CPU small chunks that stay cache- and memory-friendly."""
-    if grid.device.type != "cpu":
+    """Samples per solve: all at once on GPU and for ``condense`` (on CPU its backend solves one sample at
+    a time, spread over torch's threads); on CPU small chunks that stay cache- and memory-friendly."""
+    if grid.device.type != "cpu" or solver == "condense":
         return 1 << 30
     if solver == "pcg":
         return max(1, 2**15 // grid.n_el)  # 1 sample at 32³, 8 at 64² or 16³, 18 at 12³
-    return 1 if solver == "condense" else 8  # condensation is memory-bound: one sample at a time
+    return 8
 
 
 class Homogenizer:
