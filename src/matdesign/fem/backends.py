@@ -81,7 +81,7 @@ class CondenseBackend:
     def __init__(self, grid: VoxelGrid, leaf: int = 4):
         self.grid, self.leaf = grid, leaf
         self.trees = [Condensation(grid.dim, grid.n, grid.device, grid.dtype, leaf)]
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: tuple[ThreadPoolExecutor, int] | None = None  # (pool, its threads)
 
     def solve(self, lam, mu, u_aff, x0=None):
         g, B = self.grid, lam.shape[0]
@@ -100,13 +100,13 @@ class CondenseBackend:
             return torch.cat(run(self.trees[0], 0, B)), {}, None
         while len(self.trees) < workers:
             self.trees.append(Condensation(g.dim, g.n, g.device, g.dtype, self.leaf))
-        if self._pool is None or self._pool._max_workers < workers:
-            self._pool = ThreadPoolExecutor(workers, thread_name_prefix="condense")
+        if self._pool is None or self._pool[1] < workers:
+            self._pool = (ThreadPoolExecutor(workers, thread_name_prefix="condense"), workers)
         bounds = np.linspace(0, B, workers + 1).astype(int)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            jobs = [self._pool.submit(run, self.trees[k], bounds[k], bounds[k + 1]) for k in range(workers)]
+            jobs = [self._pool[0].submit(run, self.trees[k], bounds[k], bounds[k + 1]) for k in range(workers)]
             wait(jobs)
         finally:
             torch.set_num_threads(threads)
