@@ -118,7 +118,7 @@ def _gather_plan(t: np.ndarray, flat: np.ndarray, src: np.ndarray, block_size: i
                  dtype) -> dict:
     """Plan to assemble one block of a group's patches (stacked, ``block_size`` entries each) with
     ``torch.gather``: ``idx`` (one source per entry), ``keep`` (0 where no part contributes),
-    ``extra_dst``/``extra_src`` (further sources of entries shared by several parts, for ``index_add_``)."""
+    ``extra_dst``/``extra_src`` (further sources of entries shared by several parts, added with ``scatter_add_``)."""
     d = t * block_size + flat
     order = np.argsort(d, kind="stable")
     d, src = d[order], src[order]
@@ -128,7 +128,8 @@ def _gather_plan(t: np.ndarray, flat: np.ndarray, src: np.ndarray, block_size: i
     keep = np.zeros(n_types * block_size)
     keep[d[first]] = 1.0
     return {"idx": torch.as_tensor(idx, device=device), "keep": torch.as_tensor(keep, device=device, dtype=dtype),
-            "extra_dst": torch.as_tensor(d[~first], device=device), "extra_src": torch.as_tensor(src[~first], device=device)}
+            "extra_dst": torch.as_tensor(d[~first], device=device),
+            "extra_src": torch.as_tensor(src[~first], device=device)}
 
 
 _UNIT_MAX = 1 << 20  # most entries of the leaf blocks' unit matrices (2D: 6e4; 3D: 1.5e7, gathered instead)
@@ -264,11 +265,13 @@ class Condensation:
         if blk.nf == 0:
             return split, None
         t, flat, src_ff = contrib["ff"]
-        split["ff"] = {"dst": torch.as_tensor(t * blk.nf**2 + flat, device=dev), "src": torch.as_tensor(src_ff, device=dev)}
+        split["ff"] = {"dst": torch.as_tensor(t * blk.nf**2 + flat, device=dev),
+                       "src": torch.as_tensor(src_ff, device=dev)}
         n_top, _, mp = _patch_layout(dim, n, free)
         top = _Blocks(n_top, 0)
         return split, {"n_int": n_top, "blocks": top, "maps": torch.as_tensor(np.concatenate(mp), device=dev),
-                       "plans": {"ii": _gather_plan(*_contributions([top], [mp], blk.nf, blk.nf**2)["ii"], n_top**2, 1, dev, self.dtype)}}
+                       "plans": {"ii": _gather_plan(*_contributions([top], [mp], blk.nf, blk.nf**2)["ii"],
+                                                    n_top**2, 1, dev, self.dtype)}}
 
     def _buffer(self, key, shape: tuple, dtype: torch.dtype) -> torch.Tensor:
         """Uninitialized work array; on CPU the same one is reused while ``shape`` and ``dtype`` stay."""
@@ -310,7 +313,7 @@ class Condensation:
         """
         B, n_el, ne, R = lam.shape[0], lam.shape[1], K_lam.shape[0], u_top.shape[-1]
         dt = lam.dtype
-        coef = torch.stack([_take(lam, self.order), _take(mu, self.order)], -1)  # (B, n_el, 2), leaf patch by leaf patch
+        coef = torch.stack([_take(lam, self.order), _take(mu, self.order)], -1)  # (B, n_el, 2), leaf patch order
         if not self.layouts or "unit" not in self.layouts[0]:  # the element matrices, as the leaf parts
             source = torch.matmul(coef, torch.stack([K_lam, K_mu]).flatten(1),
                                   out=self._buffer("Ke", (B, n_el, ne * ne), dt))
@@ -328,7 +331,8 @@ class Condensation:
             L = torch.linalg.cholesky(Aii)
             Y = torch.linalg.solve_triangular(L, Afi.mT, upper=False).mT  # A_fi L⁻ᵀ
             if "unit" in layout:
-                S = torch.mm(c, unit["ff"], out=self._buffer((0, "ff"), (n_patch, blk.nf**2), dt)).view(n_patch, blk.nf, blk.nf)
+                S = torch.mm(c, unit["ff"], out=self._buffer((0, "ff"), (n_patch, blk.nf**2), dt))
+                S = S.view(n_patch, blk.nf, blk.nf)
                 S.baddbmm_(Y, Y.mT, alpha=-1)
             else:
                 S = self._schur(level, Y, source.view(n_patch, -1), layout["ff"])
@@ -368,7 +372,8 @@ class Condensation:
             u = _take(full.view(rows, -1), self._fold(*parent, R)).view(L.shape[0], -1, R)
             ui = torch.linalg.solve_triangular(L.mT, Y.mT @ u, upper=True).neg_()
             full, rows, parent = torch.cat([ui, u], -2), L.shape[0], (level, self.layouts[level]["maps"])
-        return _take(full.view(B, -1), self._fold("elements", self.element_dofs, R)).view(B, R, ne, n_el).permute(0, 3, 2, 1)
+        ue = _take(full.view(B, -1), self._fold("elements", self.element_dofs, R))
+        return ue.view(B, R, ne, n_el).permute(0, 3, 2, 1)
 
     def _fold(self, key, idx: torch.Tensor, R: int) -> torch.Tensor:
         """Flat index of every component of ``idx``'s node-major R-vectors: ``(idx * R + r)``, r last.
