@@ -28,7 +28,7 @@ def test_condensation_matches_sparse_lu(dim, n, leaf, product):
     u_aff = grid.affine(unit_strains(dim, "voigt"))
     reference = ScipyBackend(grid).solve(lam, mu, u_aff)[0]  # (B, R, ne, n_el)
     backend = CondenseBackend(grid, leaf=leaf)
-    assert ("unit" in backend.trees[0].layouts[0]) == product
+    assert ("unit" in backend.tree.layouts[0]) == product
     ue = backend.solve(lam, mu, u_aff)[0]
     scale = reference.abs().max()
     assert float((ue - reference).abs().max() / scale) < 1e-10
@@ -37,24 +37,43 @@ def test_condensation_matches_sparse_lu(dim, n, leaf, product):
     assert torch.equal(backend.solve(lam, mu, u_aff)[0], ue)
 
 
-def test_threaded_batch_matches_one_thread_and_restores_threads():
-    """On CPU the backend spreads a batch over torch's threads (one Condensation each, torch single-
-    threaded meanwhile): the same values, bit for bit; torch's thread count is restored, also on errors."""
-    grid = VoxelGrid(2, 16)
-    lam, mu = lame_fields(2, 16, 5, seed=1)
-    u_aff = grid.affine(unit_strains(2, "bulk"))
-    backend = CondenseBackend(grid)
+@pytest.mark.parametrize("solver,dim,n", [("condense", 2, 16), ("pcg", 3, 8)])
+def test_threaded_batch_matches_one_thread_and_restores_threads(solver, dim, n):
+    """On CPU the Homogenizer spreads a batch over torch's threads (one backend each, torch single-
+    threaded meanwhile): the same values bit for bit, and torch's thread count is restored."""
+    from matdesign.fem import Homogenizer
+
+    rng = np.random.default_rng(1)
+    E = np.where(rng.random((5,) + (n,) * dim) < 0.35, 300.0, 0.5)
+    nu = np.full(E.shape, 0.3)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = backend.solve(lam, mu, u_aff)[0]
+        hom = Homogenizer(dim, n, solver=solver, chunk=1, warm_start=False)
+        one = hom.bulk_modulus(E, nu)
         torch.set_num_threads(3)
-        assert torch.equal(backend.solve(lam, mu, u_aff)[0], one)
-        assert len(backend.trees) == 3 and torch.get_num_threads() == 3
-        with pytest.raises(torch.linalg.LinAlgError):  # a non-positive-definite sample fails in its thread
-            backend.solve(lam, -mu, u_aff)
-        assert torch.get_num_threads() == 3
+        assert np.array_equal(hom.bulk_modulus(E, nu), one)
+        assert len(hom._backends) == 3 and torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(threads)
-    reference = ScipyBackend(grid).solve(lam, mu, u_aff)[0]
-    assert float((one - reference).abs().max() / reference.abs().max()) < 1e-10
+    reference = Homogenizer(dim, n, solver="scipy").bulk_modulus(E, nu)
+    np.testing.assert_allclose(one, reference, rtol=1e-9)
+
+
+def test_chunk_pool_raises_a_worker_error_and_restores_threads():
+    from matdesign.fem.threads import ChunkPool
+
+    def fn(worker, i):
+        if i == 3:
+            raise torch.linalg.LinAlgError("sample 3 is not positive definite")
+        return worker, i
+
+    pool, threads = ChunkPool(), torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert pool.map(lambda k, i: (k, i), 4, 2) == [(0, 0), (0, 1), (1, 2), (1, 3)]  # item order kept
+        with pytest.raises(torch.linalg.LinAlgError, match="sample 3"):
+            pool.map(fn, 4, 2)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)

@@ -8,8 +8,6 @@ solution, an info dict and the state to pass as the next ``x0`` (None where unus
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
-
 import numpy as np
 import torch
 
@@ -70,47 +68,22 @@ class PCGBackend:
 class CondenseBackend:
     """Exact hierarchical static condensation (torch, CPU or GPU); best for 2D up to ~128².
 
-    On GPU a batch is one solve. On CPU the samples are solved one at a time (the work arrays stay in
-    cache), split over ``torch.get_num_threads()`` Python threads that each own a :class:`Condensation`,
-    with torch single-threaded meanwhile (restored afterwards): a solve is a long chain of small
-    operations, which parallelize far better over samples than inside each operation.
+    Not thread-safe (the tree reuses its work arrays): one backend per thread. On CPU the
+    :class:`~matdesign.fem.Homogenizer` passes one sample at a time (the work arrays stay in cache).
     """
 
     name = "condense"
 
     def __init__(self, grid: VoxelGrid, leaf: int = 4):
-        self.grid, self.leaf = grid, leaf
-        self.trees = [Condensation(grid.dim, grid.n, grid.device, grid.dtype, leaf)]
-        self._pool: tuple[ThreadPoolExecutor, int] | None = None  # (pool, its threads)
+        self.grid = grid
+        self.tree = Condensation(grid.dim, grid.n, grid.device, grid.dtype, leaf)
 
     def solve(self, lam, mu, u_aff, x0=None):
-        g, B = self.grid, lam.shape[0]
+        g = self.grid
         nodal = u_aff.reshape(u_aff.shape[0], g.dim, -1).transpose(1, 2)  # (R, nodes, dim)
-        u_top = nodal[:, self.trees[0].top_boundary].reshape(u_aff.shape[0], -1).T  # (nb, R)
-        if g.device.type != "cpu":
-            ue = self.trees[0].element_displacements(lam, mu, g.K_lam, g.K_mu, u_top.expand(B, -1, -1))
-            return ue.permute(0, 3, 2, 1), {}, None
-
-        def run(tree, lo, hi):  # samples lo..hi-1, one at a time
-            return [tree.element_displacements(lam[i : i + 1], mu[i : i + 1], g.K_lam, g.K_mu, u_top[None])
-                    .permute(0, 3, 2, 1) for i in range(lo, hi)]
-
-        workers = min(torch.get_num_threads(), B)
-        if workers <= 1:
-            return torch.cat(run(self.trees[0], 0, B)), {}, None
-        while len(self.trees) < workers:
-            self.trees.append(Condensation(g.dim, g.n, g.device, g.dtype, self.leaf))
-        if self._pool is None or self._pool[1] < workers:
-            self._pool = (ThreadPoolExecutor(workers, thread_name_prefix="condense"), workers)
-        bounds = np.linspace(0, B, workers + 1).astype(int)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            jobs = [self._pool[0].submit(run, self.trees[k], bounds[k], bounds[k + 1]) for k in range(workers)]
-            wait(jobs)
-        finally:
-            torch.set_num_threads(threads)
-        return torch.cat([ue for job in jobs for ue in job.result()]), {}, None
+        u_top = nodal[:, self.tree.top_boundary].reshape(u_aff.shape[0], -1).T  # (nb, R)
+        ue = self.tree.element_displacements(lam, mu, g.K_lam, g.K_mu, u_top.expand(lam.shape[0], -1, -1))
+        return ue.permute(0, 3, 2, 1), {}, None
 
 
 class ScipyBackend:

@@ -23,6 +23,7 @@ from matdesign.fem.backends import CondenseBackend, PCGBackend, ScipyBackend
 from matdesign.fem.elements import VOIGT_PAIRS
 from matdesign.fem.grid import VoxelGrid
 from matdesign.fem.moduli import lame, lame_derivatives
+from matdesign.fem.threads import ChunkPool
 from matdesign.fem.validate import as_fields, to_output
 
 SOLVERS = ("auto", "condense", "pcg", "scipy")
@@ -44,13 +45,13 @@ def unit_strains(dim: int, case: str) -> torch.Tensor:
 
 
 def _default_chunk(solver: str, grid: VoxelGrid) -> int:
-    """Samples per solve: all at once on GPU and for ``condense`` (on CPU its backend solves one sample at
-    a time, spread over torch's threads); on CPU small chunks that stay cache- and memory-friendly."""
-    if grid.device.type != "cpu" or solver == "condense":
+    """Samples per solve: all at once on GPU; on CPU small chunks that stay cache- and memory-friendly
+    (one sample for the memory-bound condensation), spread over torch's threads (fem/threads.py)."""
+    if grid.device.type != "cpu":
         return 1 << 30
     if solver == "pcg":
         return max(1, 2**15 // grid.n_el)  # 1 sample at 32³, 8 at 64² or 16³, 18 at 12³
-    return 8
+    return 1 if solver == "condense" else 8
 
 
 class Homogenizer:
@@ -61,7 +62,8 @@ class Homogenizer:
     (SuperLU reference, CPU). ``tol`` is PCG's relative residual (float64: 1e-10 is reachable; use
     ≥ 1e-6 with ``dtype=torch.float32``). ``warm_start``: PCG starts from the previous solution when
     the batch shape is unchanged (consecutive guidance steps). ``chunk``: samples per solve (default:
-    whole batch on GPU; a few on CPU). ``deflation``: PCG adds the rigid motions of the field's stiff
+    whole batch on GPU; on CPU one to a few, the chunks spread over ``torch.get_num_threads()`` Python
+    threads with torch single-threaded meanwhile, see :mod:`matdesign.fem.threads`). ``deflation``: PCG adds the rigid motions of the field's stiff
     particles as a coarse space where the contrast is high (fewer iterations, same solution; see
     :mod:`matdesign.fem.deflation`). After each call ``last_info`` holds
     ``solver``, ``iterations`` (per sample, PCG) , ``residual``, ``seconds``, ``warm_started``,
@@ -82,35 +84,44 @@ class Homogenizer:
         self.dim, self.size = dim, int(size)
         self.grid = VoxelGrid(dim, self.size, device, dtype)
         self.solver = auto_solver(dim, self.size, device) if solver == "auto" else solver
-        if self.solver == "pcg":
-            self.backend = PCGBackend(self.grid, tol, maxiter, deflation)
-        elif self.solver == "condense":
-            self.backend = CondenseBackend(self.grid)
-        else:
-            self.backend = ScipyBackend(self.grid)
+        self._tol, self._maxiter, self._deflation = tol, maxiter, deflation
+        self.backend = self._new_backend()
+        self._backends = [self.backend]  # one per thread (condense and scipy keep per-call state)
+        self._pool = ChunkPool()
         self.warm_start = warm_start
         self.chunk = chunk or _default_chunk(self.solver, self.grid)
         self._state: dict[str, torch.Tensor] = {}
         self._affine = {c: self.grid.affine(unit_strains(dim, c)) for c in ("bulk", "voigt")}
         self.last_info: dict = {}
 
+    def _new_backend(self):
+        if self.solver == "pcg":
+            return PCGBackend(self.grid, self._tol, self._maxiter, self._deflation)
+        if self.solver == "condense":
+            return CondenseBackend(self.grid)
+        return ScipyBackend(self.grid)
+
     def _solve(self, lam: torch.Tensor, mu: torch.Tensor, case: str) -> torch.Tensor:
         """Element dofs (B, R, ne, n_el) for Lamé fields (B, n_el) and load set ``case``.
 
         The batch is solved in chunks of ``self.chunk`` samples (so that a slow PCG sample does not
-        hold the others back on CPU, and memory stays bounded).
+        hold the others back on CPU, and memory stays bounded); on CPU the chunks are spread over
+        ``torch.get_num_threads()`` threads, each with its own backend.
         """
         x0 = self._state.get(case) if self.warm_start else None
         if x0 is not None and x0.shape[0] != lam.shape[0]:
             x0 = None
         tic = time.perf_counter()
-        parts, infos, states = [], [], []
-        for lo in range(0, len(lam), self.chunk):
-            sl = slice(lo, lo + self.chunk)
-            ue, info, state = self.backend.solve(lam[sl], mu[sl], self._affine[case], None if x0 is None else x0[sl])
-            parts.append(ue)
-            infos.append(info)
-            states.append(state)
+        chunks = [slice(lo, lo + self.chunk) for lo in range(0, len(lam), self.chunk)]
+        workers = min(torch.get_num_threads(), len(chunks)) if self.grid.device.type == "cpu" else 1
+        while len(self._backends) < workers:
+            self._backends.append(self._new_backend())
+
+        def solve(worker, i):
+            sl = chunks[i]
+            return self._backends[worker].solve(lam[sl], mu[sl], self._affine[case], None if x0 is None else x0[sl])
+
+        parts, infos, states = zip(*self._pool.map(solve, len(chunks), workers))
         if self.warm_start and states[0] is not None:
             self._state[case] = torch.cat(states).detach()
         converged = all(i.get("converged", True) for i in infos)
