@@ -89,6 +89,9 @@ def test_deflated_pcg_same_solution_fewer_iterations_batched_and_warm():
             assert np.all(hom.last_info["iterations"][:2] < its[True][:2])
     assert np.all(its[True][:2] <= 0.4 * its[False][:2])  # steel in rubber: the particles' rigid modes
     assert its[True][2] == its[False][2]  # no contrast: the plain multigrid PCG
+    hom32 = Homogenizer(2, 32, solver="pcg", dtype=torch.float32, tol=1e-6)  # coarse space still built in float64
+    np.testing.assert_allclose(hom32.bulk_modulus(E, nu), K_ref, rtol=1e-4)
+    assert hom32.last_info["particles"][:2].min() > 0
 
 
 def test_deflated_pcg_effective_stiffness_3d_matches_the_direct_solver():

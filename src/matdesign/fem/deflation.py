@@ -65,12 +65,15 @@ def particle_labels(mu: np.ndarray, *, min_contrast: float = 20.0, max_particles
 class RigidModeDeflation:
     """Coarse space of particle rigid-body modes for a batch of Lamé fields on one grid.
 
-    ``lam``, ``mu``: (B, n_el) in the grid's dtype/device. ``Q(r)`` applies ``Z E⁻¹ Zᵀ`` to nodal
+    ``lam``, ``mu``: (B, n_el) on the grid's device (the coarse space is built in float64). ``Q(r)`` applies ``Z E⁻¹ Zᵀ`` to nodal
     (B, ..., dim, *nodes) residuals (leading dims after B broadcast: load cases); ``particles`` (B,)
     holds the number of particles found per sample.
     """
 
     def __init__(self, grid: VoxelGrid, lam: torch.Tensor, mu: torch.Tensor, **segment_kw):
+        if grid.dtype != torch.float64:  # E = ZᵀAZ spans the whole contrast: assemble and factor in float64
+            grid = VoxelGrid(grid.dim, grid.n, grid.device, torch.float64)
+        lam, mu = lam.to(torch.float64), mu.to(torch.float64)
         self.grid = grid
         dim, n = grid.dim, grid.n
         mu_np = mu.detach().to("cpu", torch.float64).numpy().reshape(-1, *(n,) * dim)
