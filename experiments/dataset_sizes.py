@@ -29,7 +29,7 @@ import torch
 from sample_quality import draw
 
 from matdesign.atomic import write_text_atomic
-from matdesign.data import open_store
+from matdesign.data import open_store, read_meta
 from matdesign.diffusion import DiffusionModel
 from matdesign.evaluate.metrics import design_chunks
 from matdesign.evaluate.quality import evaluate_samples, k_distance
@@ -76,7 +76,7 @@ def main(argv=None) -> None:
     else:
         with open_store(args.data) as f:
             fields = f["fields"][:args.n].astype(np.float64)
-            norm = Normalization.from_dict(json.loads(f.attrs["meta"])["normalization"])
+        norm = Normalization.from_dict(read_meta(args.data)["normalization"])
         row = {"data": str(args.data), "n": len(fields)}
     sampling = time.perf_counter() - tic
     row.update(quality(fields, norm, table, ref_K, args.seed))

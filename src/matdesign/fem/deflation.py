@@ -71,6 +71,7 @@ class RigidModeDeflation:
     """
 
     def __init__(self, grid: VoxelGrid, lam: torch.Tensor, mu: torch.Tensor, **segment_kw):
+        self.dtype = grid.dtype  # of the residuals Q is applied to
         if grid.dtype != torch.float64:  # E = ZᵀAZ spans the whole contrast: assemble and factor in float64
             grid = VoxelGrid(grid.dim, grid.n, grid.device, torch.float64)
         lam, mu = lam.to(torch.float64), mu.to(torch.float64)
@@ -100,7 +101,7 @@ class RigidModeDeflation:
         B, c1 = lab.shape[0], self.cmax + 1
         axes = [torch.linspace(0.0, 1.0, g.n + 1, device=g.device, dtype=g.dtype)] * g.dim
         X = torch.stack(torch.meshgrid(*axes, indexing="ij"), 0).reshape(g.dim, -1)  # (dim, nodes)
-        flat = (lab.reshape(B, -1) + c1 * torch.arange(B, device=g.device)[:, None]).reshape(-1)
+        flat = self._global_labels()
         inside = (lab.reshape(-1) > 0).to(g.dtype)
         count = torch.zeros(B * c1, device=g.device, dtype=g.dtype).index_add_(0, flat, inside)
         sums = torch.zeros(B * c1, g.dim, device=g.device, dtype=g.dtype)
@@ -167,29 +168,34 @@ class RigidModeDeflation:
         E = E + torch.diag_embed(torch.where(diag > 0, 1e-12 * scale, torch.ones_like(diag)))
         return torch.linalg.cholesky(E)
 
+    def _global_labels(self) -> torch.Tensor:
+        """(B·nodes,) each node's label made unique over the batch: label + (cmax + 1) · sample."""
+        B = self.labels.shape[0]
+        offset = (self.cmax + 1) * torch.arange(B, device=self.labels.device)[:, None]
+        return (self.labels.reshape(B, -1) + offset).reshape(-1)
+
     def _index(self) -> None:
-        """Labelled nodes of the batch (flat indices into B·nodes), their global labels and modes."""
-        B, c1 = self.labels.shape[0], self.cmax + 1
-        flat = self.labels.reshape(-1)
-        self._nodes = torch.nonzero(flat).squeeze(1)
-        self._global = flat[self._nodes] + c1 * torch.div(self._nodes, self.labels[0].numel(), rounding_mode="floor")
+        """Labelled nodes of the batch (flat indices into B·nodes), their global labels, and the modes
+        there and the Cholesky factor in the residuals' dtype (converted once, not per application)."""
+        self._nodes = torch.nonzero(self.labels.reshape(-1)).squeeze(1)
+        self._global = self._global_labels()[self._nodes]
         m, dim = self.modes.shape[1:3]
-        self._modes = self.modes.permute(1, 2, 0, *range(3, self.modes.ndim)).reshape(m, dim, -1)[:, :, self._nodes]
+        modes = self.modes.permute(1, 2, 0, *range(3, self.modes.ndim)).reshape(m, dim, -1)[:, :, self._nodes]
+        self._modes, self._chol = modes.to(self.dtype), self.chol.to(self.dtype)
 
     def Q(self, r: torch.Tensor) -> torch.Tensor:
-        """``Z E⁻¹ Zᵀ r`` for nodal ``r`` (B, *extra, dim, *nodes) → same shape."""
+        """``Z E⁻¹ Zᵀ r`` for nodal ``r`` (B, *extra, dim, *nodes) in the grid's dtype → same shape."""
         g, B, c1 = self.grid, r.shape[0], self.cmax + 1
         m, N = self.modes.shape[1], int(np.prod(g.node_shape))
         rr = r.reshape(B, -1, g.dim, N).permute(1, 2, 0, 3).reshape(-1, g.dim, B * N)  # (R, dim, B·N)
         R = rr.shape[0]
-        modes = self._modes.to(r.dtype)
-        s = torch.einsum("mdl,rdl->lrm", modes, rr[..., self._nodes])  # (labelled nodes, R, m)
+        s = torch.einsum("mdl,rdl->lrm", self._modes, rr[..., self._nodes])  # (labelled nodes, R, m)
         zt = torch.zeros(B * c1, R * m, device=r.device, dtype=r.dtype).index_add_(0, self._global, s.reshape(-1, R * m))
         zt = zt.reshape(B, c1, R, m)[:, 1:].permute(0, 1, 3, 2).reshape(B, (c1 - 1) * m, R)
-        y = torch.cholesky_solve(zt, self.chol.to(r.dtype))  # (B, c·m, R)
+        y = torch.cholesky_solve(zt, self._chol)  # (B, c·m, R)
         y = torch.cat([y.new_zeros(B, 1, m, R), y.reshape(B, c1 - 1, m, R)], 1).reshape(B * c1, m, R)
         out = torch.zeros_like(rr)
-        out[..., self._nodes] = torch.einsum("mdl,lmr->rdl", modes, y[self._global])
+        out[..., self._nodes] = torch.einsum("mdl,lmr->rdl", self._modes, y[self._global])
         return out.reshape(R, g.dim, B, N).permute(2, 0, 1, 3).reshape(r.shape)
 
     def select(self, keep: torch.Tensor) -> None:

@@ -63,9 +63,9 @@ class Homogenizer:
     ≥ 1e-6 with ``dtype=torch.float32``). ``warm_start``: PCG starts from the previous solution when
     the batch shape is unchanged (consecutive guidance steps). ``chunk``: samples per solve (default:
     whole batch on GPU; on CPU one to a few, the chunks spread over ``torch.get_num_threads()`` Python
-    threads with torch single-threaded meanwhile, see :mod:`matdesign.fem.threads`). ``deflation``: PCG adds the rigid motions of the field's stiff
-    particles as a coarse space where the contrast is high (fewer iterations, same solution; see
-    :mod:`matdesign.fem.deflation`). After each call ``last_info`` holds
+    threads with torch single-threaded meanwhile, see :mod:`matdesign.fem.threads`). ``deflation``: PCG
+    adds the rigid motions of the field's stiff particles as a coarse space where the contrast is high
+    (fewer iterations, same solution; see :mod:`matdesign.fem.deflation`). After each call ``last_info`` holds
     ``solver``, ``iterations`` (per sample, PCG) , ``residual``, ``seconds``, ``warm_started``,
     ``particles`` (per sample, PCG: particles in the coarse space).
     """
