@@ -11,7 +11,8 @@ same size as each K sample.
 
 2D models: the shipped one (EMA weights), the raw (non-EMA) weights of the same run (from its
 training state, ``model/`` tensors) and an older model (``--old``, skipped if absent). 3D: the
-shipped model against K of ``--n3d`` freshly generated 3D designs (no labelled 3D dataset exists).
+shipped model against the K labels of the labelled 3D set ``--data3d`` with the noise floor of a fresh
+3D set ``--fresh3d`` (other seed); without them, against K of ``--n3d`` freshly generated 3D designs.
 
     python experiments/sample_quality.py            # all entries: the run in docs/diffusion.md
                                                     # (23 min on a busy 2-core CPU, 1 torch thread)
@@ -93,10 +94,23 @@ def fresh_entry(args, table, normalization) -> dict:
 
 
 def reference_3d(args, table) -> dict:
-    """K of ``n3d`` fresh 3D 32³ designs (the samples of make_block(range(n3d), seed=0, dim=3, size=32))."""
+    """The 3D reference K: the labels of ``--data3d`` and ``--fresh3d`` where both exist (the fresh set also
+    gets the backprojection check, like the 2D fresh entry); else K of ``n3d`` fresh 3D 32³ designs
+    (the samples of make_block(range(n3d), seed=0, dim=3, size=32))."""
     tic = time.perf_counter()
+    if (store_file(args.data3d)).exists() and store_file(args.fresh3d).exists():
+        with open_store(args.fresh3d) as f:
+            n = min(args.n3d, len(f["K"]))
+            K, fields = f["K"][:n], f["fields"][:n].astype(np.float64)
+        ev = evaluate_samples(fields, table, DiffusionModel.load(args.model3d, dim=3).normalization, seed=args.seed)
+        return {"data": str(args.data3d), "fresh": str(args.fresh3d), "n": n, "K": K.tolist(),
+                "valid_fraction": ev.valid_fraction, "counts": ev.counts(), "seconds": time.perf_counter() - tic}
     K = [sample_K(make_sample(table, 0, i, dim=3, size=32)[1].fields) for i in range(args.n3d)]
     return {"n": args.n3d, "seed": 0, "K": K, "seconds": time.perf_counter() - tic}
+
+
+def store_file(path: Path) -> Path:
+    return path if path.suffix == ".h5" else path / "dataset.h5"
 
 
 def summarize(entry: dict, data_K: np.ndarray, fresh_K: np.ndarray | None, seed: int) -> dict:
@@ -142,11 +156,13 @@ def table_markdown(result: dict) -> str:
              "| W₁ K_s [GPa] | W₁ K_design [GPa] | W₁ log₁₀K_s [dec] | W₁ log₁₀K_design [dec] "
              "| median K_s / K_design [GPa] |", "|---|---|---|---|---|---|---|---|"]
     models = result["models"]
+    fresh3 = ["fresh3d"] if "fresh3d" in s else []
     for name in [n for n in ENTRIES if n in models and models[n]["dim"] == 2] + ["fresh"] + \
-            [n for n in ENTRIES if n in models and models[n]["dim"] == 3]:
-        if name == "fresh":
-            f, t = result["fresh"], s["fresh"]
-            lines.append(_row(f"fresh dataset (seed 1, N = {f['n']}; K = its labels)", f["valid_fraction"], f["counts"],
+            [n for n in ENTRIES if n in models and models[n]["dim"] == 3] + fresh3:
+        if name in ("fresh", "fresh3d"):
+            f, t = (result["fresh"], s["fresh"]) if name == "fresh" else (result["reference3d"], s["fresh3d"])
+            what = "fresh dataset" if name == "fresh" else "fresh 3D dataset"
+            lines.append(_row(f"{what} (seed 1, N = {f['n']}; K = its labels)", f["valid_fraction"], f["counts"],
                               [f"{t['W_GPa']:.1f}", f"{t['W_GPa']:.1f}", f"{t['W_dec']:.3f}", f"{t['W_dec']:.3f}",
                                f"{t['median']:.1f}"]))
             continue
@@ -200,7 +216,9 @@ def main(argv=None) -> None:
     p.add_argument("--fresh", type=Path, default=Path("data/2d-64-targets"), help="a fresh dataset, other seed")
     p.add_argument("--n", type=int, default=256, help="2D samples per model")
     p.add_argument("--steps", type=int, default=20, help="2D DDIM steps")
-    p.add_argument("--n3d", type=int, default=16, help="3D samples, and fresh 3D designs as reference")
+    p.add_argument("--data3d", type=Path, default=Path("data/3d-32"), help="labelled 3D training set")
+    p.add_argument("--fresh3d", type=Path, default=Path("data/3d-32-fresh"), help="labelled fresh 3D set, other seed")
+    p.add_argument("--n3d", type=int, default=16, help="3D samples (and fresh 3D designs without --data3d)")
     p.add_argument("--steps3d", type=int, default=20)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--batch3d", type=int, default=8)
@@ -238,9 +256,21 @@ def main(argv=None) -> None:
     fresh_K = np.asarray(result["fresh"]["K"])
     with open_store(args.fresh) as f:
         fresh_all = f["K"][:]
-    result["summary"] = {name: summarize(e, data_K if e["dim"] == 2 else np.asarray(result["reference3d"]["K"]),
-                                         fresh_all if e["dim"] == 2 else None, args.seed)
+    ref3d = result.get("reference3d", {})
+    if "data" in ref3d:
+        with open_store(ref3d["data"]) as f:
+            data3_K = f["K"][:]
+        with open_store(ref3d["fresh"]) as f:
+            fresh3_all = f["K"][:]
+    else:
+        data3_K, fresh3_all = np.asarray(ref3d.get("K", [])), None
+    result["summary"] = {name: summarize(e, data_K if e["dim"] == 2 else data3_K,
+                                         fresh_all if e["dim"] == 2 else fresh3_all, args.seed)
                          for name, e in result["models"].items()}
+    if "data" in ref3d:
+        fresh3 = np.asarray(ref3d["K"])
+        result["summary"]["fresh3d"] = {"W_GPa": k_distance(fresh3, data3_K), "W_dec": k_distance(fresh3, data3_K, log=True),
+                                        "median": float(np.median(fresh3))}
     result["summary"]["fresh"] = {"W_GPa": k_distance(fresh_K, data_K), "W_dec": k_distance(fresh_K, data_K, log=True),
                                   "median": float(np.median(fresh_K))}
     if args.only:

@@ -56,12 +56,7 @@ def load_model(model: str | Path | None, dim: int, device: str):
     path = default_model_path(dim) if model is None else Path(model)
     if model is None and not (path / "model.safetensors").exists():
         raise InputError(f"no shipped {dim}D model in this installation ({path}); pass --model")
-    net = DiffusionModel.load(path, device, dim=dim).eval()
-    if model is None and dim == 3:
-        warnings.warn(f"the shipped 3D model is an early checkpoint ({net.step} training steps): its unguided "
-                      "samples do not yet backproject to two-phase designs (docs/diffusion.md); expect poor 3D "
-                      "designs", stacklevel=2)
-    return net
+    return DiffusionModel.load(path, device, dim=dim).eval()
 
 
 def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, seed: int = 0,
