@@ -65,13 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Exit, SystemExit) as err:
         code = getattr(err, "exit_code", getattr(err, "code", 0))
         return int(code or 0)
-    except Exception as err:  # click usage errors
-        import click
-
-        if isinstance(err, click.ClickException):
+    except Exception as err:  # usage errors of click, or of the click copy that newer typer versions vendor
+        if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):
             err.show()
             return err.exit_code
-        if isinstance(err, click.exceptions.Abort):
+        if type(err).__name__ == "Abort":
             print("aborted", file=sys.stderr)
             return 1
         raise
