@@ -27,13 +27,7 @@ DATA3=${DATA3:-data/3d-32}
 EVAL=${EVAL:-runs/full-2d}
 TARGETS=${TARGETS:-0.019815023938694266,62.94904547706218,125.87827593018565,188.80750638330915,251.7367368364326}
 PY=${PY:-python3}
-mkdir -p "$OUT/logs"
-T0=$(date +%s)
-left() { echo $((BUDGET - ($(date +%s) - T0))); }
-log() { echo "[$(date +%T) +$(($(date +%s) - T0))s] $*" | tee -a "$OUT/logs/session.log"; }
-export PYTHONUNBUFFERED=1
-
-log "device: $($PY -c 'import torch; print(torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")'); cores $(nproc)"
+source "$(dirname "$0")/lease_common.sh"
 if [ "${BENCH:-0}" = 1 ]; then
   log "FEM benchmark"
   timeout "${BENCH_S:-75}" $PY benchmarks/fem.py --device "$DEVICE" --repeats 3 --tables ${BENCH_TABLES:-main warm} \

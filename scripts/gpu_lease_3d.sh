@@ -18,13 +18,7 @@ DATA=${DATA:-data/3d-32-fields}
 RUN=${RUN:-runs/3d-lease}
 CONFIG=${CONFIG:-configs/lease-3d.yaml}
 PY=${PY:-python3}
-mkdir -p "$OUT/logs"
-T0=$(date +%s)
-left() { echo $((BUDGET - ($(date +%s) - T0))); }
-log() { echo "[$(date +%T) +$(($(date +%s) - T0))s] $*" | tee -a "$OUT/logs/session.log"; }
-export PYTHONUNBUFFERED=1
-
-log "device: $($PY -c 'import torch; print(torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu", torch.__version__)'); cores $(nproc)"
+source "$(dirname "$0")/lease_common.sh"
 RESUME=(); [ -e "$DATA" ] && RESUME=(--resume)
 $PY -m matdesign dataset generate --dim 3 --size 32 --n "$N" --seed 0 --out "$DATA" --workers "$WORKERS" --chunk 64 \
   --no-labels "${RESUME[@]}" > "$OUT/logs/dataset-3d-fields.log" 2>&1 &
