@@ -37,6 +37,7 @@ import torch
 
 from matdesign.atomic import save_figure, write_text_atomic
 from matdesign.data import open_store
+from matdesign.data.store import store_path
 from matdesign.data.samples import make_sample
 from matdesign.diffusion import DiffusionModel, build_unet, sample
 from matdesign.diffusion.train_state import load_state, strip_prefix
@@ -93,24 +94,21 @@ def fresh_entry(args, table, normalization) -> dict:
             "K": K.tolist()}
 
 
-def reference_3d(args, table) -> dict:
+def reference_3d(args, table, normalization) -> dict:
     """The 3D reference K: the labels of ``--data3d`` and ``--fresh3d`` where both exist (the fresh set also
     gets the backprojection check, like the 2D fresh entry); else K of ``n3d`` fresh 3D 32³ designs
-    (the samples of make_block(range(n3d), seed=0, dim=3, size=32))."""
+    (the samples of make_block(range(n3d), seed=0, dim=3, size=32)). ``normalization``: the 3D model's,
+    for the fresh set's backprojection."""
     tic = time.perf_counter()
-    if (store_file(args.data3d)).exists() and store_file(args.fresh3d).exists():
+    if store_path(args.data3d).exists() and store_path(args.fresh3d).exists():
         with open_store(args.fresh3d) as f:
             n = min(args.n3d, len(f["K"]))
             K, fields = f["K"][:n], f["fields"][:n].astype(np.float64)
-        ev = evaluate_samples(fields, table, DiffusionModel.load(args.model3d, dim=3).normalization, seed=args.seed)
+        ev = evaluate_samples(fields, table, normalization, seed=args.seed)
         return {"data": str(args.data3d), "fresh": str(args.fresh3d), "n": n, "K": K.tolist(),
                 "valid_fraction": ev.valid_fraction, "counts": ev.counts(), "seconds": time.perf_counter() - tic}
     K = [sample_K(make_sample(table, 0, i, dim=3, size=32)[1].fields) for i in range(args.n3d)]
     return {"n": args.n3d, "seed": 0, "K": K, "seconds": time.perf_counter() - tic}
-
-
-def store_file(path: Path) -> Path:
-    return path if path.suffix == ".h5" else path / "dataset.h5"
 
 
 def summarize(entry: dict, data_K: np.ndarray, fresh_K: np.ndarray | None, seed: int) -> dict:
@@ -249,7 +247,7 @@ def main(argv=None) -> None:
         model, path = loaders[name]()
         result["models"][name] = run_model(name, model, str(path), args, table)
         if name == "3d":
-            result["reference3d"] = reference_3d(args, table)
+            result["reference3d"] = reference_3d(args, table, model.normalization)
         write_text_atomic(args.json, json.dumps(result, indent=1) + "\n")  # keep finished entries
     with open_store(args.data) as f:
         data_K = f["K"][:]

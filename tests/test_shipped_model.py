@@ -28,9 +28,10 @@ def test_shipped_model_samples_stay_in_range(dim):
     model = load_model(None, dim, "cpu")
     x = sample(model, 2, steps=10, generator=torch.Generator().manual_seed(0), progress=False)
     assert x.shape == (2, 3, *model.grid) and torch.isfinite(x).all() and x.abs().max() <= 1.0
-    # a trained prior produces structure, not noise (≈ 0): neighbouring voxels are strongly correlated
+    # a trained prior produces structure, not noise (≈ 0): in every channel neighbouring voxels are
+    # strongly correlated
     corr = [torch.corrcoef(torch.stack([x[:, c, :-1].flatten(), x[:, c, 1:].flatten()]))[0, 1] for c in range(3)]
-    assert float(torch.stack(corr).mean()) > 0.5
+    assert float(torch.stack(corr).min()) > 0.5
 
 
 @pytest.mark.slow
