@@ -180,6 +180,9 @@ def plot(result: dict, data_K: np.ndarray, fresh_K: np.ndarray, path: Path) -> N
     import matplotlib.pyplot as plt
 
     names = [n for n in ENTRIES if n in result["models"] and result["models"][n]["dim"] == 2]
+    if not names:
+        print(f"no 2D entry in the results: {path} not drawn", file=sys.stderr)
+        return
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False, sharey=True)
     bins = np.linspace(-3.5, 2.8, 43)
     for ax, name in zip(axes[0], names):

@@ -86,7 +86,7 @@ def test_refinement_on_G_hits_a_bracketed_target():
     matrix, particle = table[table.index("Epoxy (cast unfilled)")], table[table.index("Alumina 99.5% (AD-995)")]
     G_m = _f32(matrix.E) / (2 * (1 + _f32(matrix.nu)))
     r = refine_volume_fraction(Design(matrix, particle, 0.15, 0.1), 2.0 * G_m, size=24, dim=2, n=4, seed=1,
-                               prop="G")
+                               prop="G", vf_min=0.0)
     assert r.bracketed and r.verification.prop == "G"
     assert r.trace[0] == (0.0, pytest.approx(G_m, rel=1e-8))  # vf = 0: the matrix's analytic G
     assert abs(r.verification.mean / (2.0 * G_m) - 1) < 0.03

@@ -17,7 +17,7 @@ from matdesign.guidance import (
     guided_sample,
 )
 from matdesign.guidance.projection import project_to_materials
-from matdesign.guidance.sampler import guidance_gradient
+from matdesign.guidance.sampler import clip_step, guidance_gradient
 from matdesign.materials import MaterialTable, Normalization
 
 
@@ -168,3 +168,57 @@ def test_bad_settings_raise_input_error():
         DensityPenalty(float("nan"))
     with pytest.raises(InputError, match="objective"):
         guided_sample(TinyNet(), _scheduler(), _norm(), None, shape=(1, 3, 8, 8), progress=False)
+
+
+def test_clip_step_caps_each_samples_rms_and_keeps_its_direction():
+    gen = torch.Generator().manual_seed(0)
+    step = torch.randn(3, 3, 5, 5, generator=gen) * torch.tensor([0.01, 1.0, 10.0]).view(3, 1, 1, 1)
+    clipped = clip_step(step, 0.5)
+    rms = clipped.pow(2).flatten(1).mean(1).sqrt()
+    torch.testing.assert_close(clipped[0], step[0])  # RMS ≈ 0.01 < 0.5: untouched
+    torch.testing.assert_close(rms[1:], torch.full((2,), 0.5))
+    cosine = torch.nn.functional.cosine_similarity(clipped.flatten(1), step.flatten(1))
+    torch.testing.assert_close(cosine, torch.ones(3))
+
+
+class RecordingNet(TinyNet):
+    """TinyNet that remembers every x_t it is called with."""
+
+    def __init__(self):
+        super().__init__()
+        self.inputs = []
+
+    def forward(self, x, t):
+        self.inputs.append(x.detach().clone())
+        return super().forward(x, t)
+
+
+def _guidance_steps(step_clip):
+    """RMS of each sample's guidance step at each DDIM step, and its bound √(1−ᾱ_t) per step."""
+    net, sched = RecordingNet(), _scheduler()
+    plain, bounds = [], []
+    original = sched.step
+
+    def recording_step(v, t, x, **kw):
+        out = original(v, t, x, **kw)
+        plain.append(out.prev_sample.clone())
+        bounds.append(float(1.0 - sched.alphas_cumprod[int(t)]) ** 0.5)
+        return out
+
+    sched.step = recording_step
+    guided_sample(net, sched, _norm(), TargetBulkModulus(250.0), shape=(2, 3, 8, 8),
+                  config=GuidanceConfig(steps=8, grad_scale=(20.0, 0.02, 1.0), step_clip=step_clip),
+                  generator=torch.Generator().manual_seed(1), progress=False)
+    rms = [(p - x).pow(2).flatten(1).mean(1).sqrt() for p, x in zip(plain[:-1], net.inputs[1:])]
+    return torch.stack(rms), torch.tensor(bounds[:-1])
+
+
+def test_step_clip_bounds_every_guidance_step_relative_to_the_noise_level():
+    C = 0.05
+    free, bound = _guidance_steps(None)
+    assert (free > C * bound[:, None]).any()  # the unclipped sampler does take larger steps here
+    clipped, bound = _guidance_steps(C)
+    assert (clipped <= C * bound[:, None] * (1 + 1e-4)).all()
+    assert (clipped > 0).all()  # still guided
+    with pytest.raises(InputError, match="step_clip"):
+        GuidanceConfig(step_clip=0.0)

@@ -13,7 +13,8 @@ from matdesign.evaluate import Verification, verify
 from matdesign.fem import bulk_from_young
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
-from matdesign.pipeline.design import check_target, probability_within, reachable_range
+from matdesign.pipeline.design import (DEFAULT_STEP_CLIP, check_target, probability_within, reachable_range,
+                                       resolve_step_clip)
 from matdesign.pipeline.refine import refine_volume_fraction
 
 
@@ -22,7 +23,7 @@ def test_refinement_hits_a_bracketed_target():
     matrix, particle = table[table.index("Epoxy (cast unfilled)")], table[table.index("Alumina 99.5% (AD-995)")]
     d = Design(matrix, particle, diameter=0.25, volume_fraction=0.1)
     K_m = bulk_from_young(matrix.E, matrix.nu, 2)
-    r = refine_volume_fraction(d, 2.0 * K_m, size=32, dim=2, n=6, seed=1)
+    r = refine_volume_fraction(d, 2.0 * K_m, size=32, dim=2, n=6, seed=1, vf_min=0.0)
     assert r.bracketed
     assert abs(r.verification.K / (2.0 * K_m) - 1) < 0.03
     assert r.trace[0] == (0.0, pytest.approx(K_m, rel=1e-8))  # vf = 0: the matrix's analytic K
@@ -38,6 +39,17 @@ def test_refinement_reports_unreachable_targets():
     r = refine_volume_fraction(d, 300.0, size=32, dim=2, n=4, seed=0)
     assert not r.bracketed
     assert r.design.volume_fraction == max(vf for vf, K in r.trace if math.isfinite(K))
+
+
+def test_refinement_never_returns_the_bare_matrix():
+    """A target at the matrix's own K is best met by the fewest particles allowed, not by vf = 0."""
+    table = MaterialTable.builtin()
+    matrix, particle = table[table.index("Epoxy (cast unfilled)")], table[table.index("Alumina 99.5% (AD-995)")]
+    K_m = bulk_from_young(matrix.E, matrix.nu, 2)
+    r = refine_volume_fraction(Design(matrix, particle, diameter=0.25, volume_fraction=0.3), K_m, size=32, dim=2,
+                               n=4, seed=0)
+    assert not r.bracketed and r.design.volume_fraction == 0.05
+    assert r.verification.K > K_m and all(vf >= 0.05 for vf, _ in r.trace)
 
 
 def test_probability_within_tolerance():
@@ -91,6 +103,8 @@ def test_design_cli_end_to_end_is_reproducible(tiny_model, tmp_path, capsys):
     (["--target-K", "100000"], "outside the range"),
     (["--target-K", "50", "--objective", "magic"], "objective"),
     (["--target-K", "50", "--device", "cuda"], "CUDA"),
+    (["--target-K", "50", "--step-clip", "-1"], "step_clip"),
+    (["--target-K", "50", "--step-clip", "nan"], "step_clip"),
 ])
 def test_design_cli_errors_are_one_line(tiny_model, extra, message, capsys):
     if "cuda" in extra and torch.cuda.is_available():
@@ -107,3 +121,10 @@ def test_design_cli_missing_model_and_bad_materials(tmp_path, capsys):
     bad.write_text("name,E,nu,rho\nfoo,-1,0.3,1\n")
     assert main(["design", "--target-K", "50", "--materials", str(bad)]) == 2
     assert "bad.csv" in capsys.readouterr().err
+
+
+def test_step_clip_defaults_per_dimension_and_inf_turns_it_off():
+    assert resolve_step_clip(None, 2) == DEFAULT_STEP_CLIP[2] and resolve_step_clip(None, 3) == DEFAULT_STEP_CLIP[3]
+    assert DEFAULT_STEP_CLIP[3] is not None  # 3D guidance collapses without it (docs/results.md)
+    assert resolve_step_clip(math.inf, 3) is None
+    assert resolve_step_clip(0.02, 2) == 0.02

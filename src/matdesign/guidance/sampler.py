@@ -5,7 +5,8 @@ At each DDIM step i with timestep t:
 1. v = UNet(x_t, t); x̂₀ = √ᾱ_t·x_t − √(1−ᾱ_t)·v, clipped to [−1, 1];
 2. the objective J is evaluated on the denormalized fields of x̂₀ through the differentiable FEM
    and backpropagated through the UNet to g = ∇_{x_t} J;
-3. x_{i−1} = DDIM(x_t, v) − ρ_D · s ⊙ g, with per-channel gradient scales s (E, ν, ρ).
+3. x_{i−1} = DDIM(x_t, v) − ρ_D · s ⊙ g, with per-channel gradient scales s (E, ν, ρ); optionally
+   (beyond the paper) each sample's step is shrunk to an RMS of at most C·√(1−ᾱ_t) (``step_clip``).
 
 The "project" variant alternates guidance steps with steps that replace x̂₀'s voxel values by
 their nearest real materials before the DDIM update.
@@ -42,6 +43,10 @@ class GuidanceConfig:
     1.3–1.7× faster on CPU (2–3 % of a guided run) but its gradient is off by ~5 % at contrast 1e4
     and by over 100 % at the built-in table's 3.5e5, and its factorization can lose positive
     definiteness (that step then reruns in float64): docs/physics.md, "Precision of the guidance FEM".
+    ``step_clip`` C (beyond the paper; None: off): each sample's guidance step ρ_D·s⊙g is scaled down
+    to a root-mean-square of at most C·√(1−ᾱ_t), a trust region relative to the noise level. The
+    paper's unclipped first steps reach RMS 2–3 in normalized units and collapse K for ~10 steps
+    (docs/results.md, "Guidance step clip").
     """
 
     steps: int = 100
@@ -50,6 +55,7 @@ class GuidanceConfig:
     eta: float = 1.0
     mode: str = "guided"
     fem_dtype: str = "float64"
+    step_clip: float | None = None
 
     def __post_init__(self):
         if self.mode not in ("guided", "unguided", "project"):
@@ -60,6 +66,8 @@ class GuidanceConfig:
             raise InputError(f"number of sampling steps must be ≥ 1, got {self.steps}")
         if len(self.grad_scale) != 3:
             raise InputError(f"grad_scale needs 3 values (E, nu, rho), got {self.grad_scale}")
+        if self.step_clip is not None and not float(self.step_clip) > 0:
+            raise InputError(f"step_clip must be a positive number (or None for no clip), got {self.step_clip}")
 
 
 @dataclass
@@ -86,6 +94,13 @@ class GuidanceStep:
     loss: torch.Tensor
     grad: torch.Tensor
     fem_seconds: float
+
+
+def clip_step(step: torch.Tensor, max_rms: float) -> torch.Tensor:
+    """``step`` (B, C, *grid) with each sample scaled down to a root-mean-square of at most ``max_rms``."""
+    rms = step.pow(2).flatten(1).mean(1).sqrt()
+    factor = torch.clamp(max_rms / rms.clamp_min(torch.finfo(step.dtype).tiny), max=1.0)
+    return step * factor.view(-1, *([1] * (step.dim() - 1)))
 
 
 def _sync(device: torch.device) -> None:
@@ -190,5 +205,8 @@ def guided_sample(
             v = v_from_x0(x, project_to_materials(x0, materials, normalization), ab)
         x = scheduler.step(v, t, x, eta=config.eta, generator=generator).prev_sample
         if grad is not None:
-            x = x - config.rho_D * scale * grad
+            step_x = config.rho_D * scale * grad
+            if config.step_clip is not None:
+                step_x = clip_step(step_x, float(config.step_clip) * float(1.0 - ab) ** 0.5)
+            x = x - step_x
     return SampleResult(x0=x.detach().clamp(-1.0, 1.0), objective_history=history, unet_seconds=unet_s, fem_seconds=fem_s)

@@ -40,6 +40,10 @@ from matdesign.pipeline.refine import REFINABLE, Refinement, refine_volume_fract
 OBJECTIVES = {"K": TargetBulkModulus, "G": TargetShearModulus, "E": TargetYoungsModulus, "nu": TargetPoissonRatio}
 """The guidance objective of each target property (:data:`matdesign.evaluate.PROPERTIES`)."""
 
+DEFAULT_STEP_CLIP = {2: None, 3: 0.01}
+"""Default guidance trust region C (step RMS ≤ C·√(1−ᾱ_t), :class:`GuidanceConfig`) per dimension;
+None: the paper's unclipped step (docs/results.md, "Guidance step clip")."""
+
 POISSON_RANGE = (-1.0, 0.5)
 """Open interval of an isotropic Poisson ratio (K, G > 0; 3D) that a ν target must lie in."""
 
@@ -76,17 +80,30 @@ def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, s
 
 def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0, objective: str = "absolute",
                   density_weight: float = 0.0, grad_scale: tuple[float, float, float] | None = None,
-                  device: str = "cpu", progress: bool = True, mode: str = "guided", prop: str = "K"):
+                  step_clip: float | None = None, device: str = "cpu", progress: bool = True, mode: str = "guided",
+                  prop: str = "K"):
     """Guided samples for ``prop`` = ``target`` (default K* [GPa]; :data:`OBJECTIVES`) in physical units:
     (fields (samples, 3, *grid) float64 numpy, the guided-sampling result, the GuidanceConfig used).
     ``mode``: guided, unguided or project (the paper's Table 3 variants,
-    :class:`~matdesign.guidance.GuidanceConfig`)."""
+    :class:`~matdesign.guidance.GuidanceConfig`); ``step_clip``: see :func:`resolve_step_clip`."""
     J = OBJECTIVES[prop](target, relative=objective == "relative")
     if density_weight:
         J = J + DensityPenalty(density_weight)
-    config = GuidanceConfig(steps=steps, mode=mode, **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
+    config = GuidanceConfig(steps=steps, mode=mode, step_clip=resolve_step_clip(step_clip, net.dim),
+                            **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
     res = sample_with_model(net, J, samples=samples, config=config, seed=seed, device=device, progress=progress)
     return net.normalization.denormalize(res.x0.double().cpu(), axis=1).numpy(), res, config
+
+
+def resolve_step_clip(step_clip: float | None, dim: int) -> float | None:
+    """The guidance step clip C of a run: None → :data:`DEFAULT_STEP_CLIP` of ``dim``; inf → no clip
+    (the paper's sampler); otherwise a positive number."""
+    if step_clip is None:
+        return DEFAULT_STEP_CLIP.get(dim)
+    value = float(step_clip)
+    if not value > 0:  # also catches NaN
+        raise InputError(f"step_clip={step_clip!r}: must be a positive number (inf: no clip)")
+    return None if math.isinf(value) else value
 
 
 def resolve_table(materials: str | Path | MaterialTable | None) -> MaterialTable:
@@ -263,6 +280,7 @@ def design(
     device: str = "cpu",
     seed: int = 0,
     grad_scale: tuple[float, float, float] | None = None,
+    step_clip: float | None = None,
     progress: bool = True,
 ) -> DesignResult:
     """Designs whose verified ``property`` matches ``target``: "K" bulk modulus (default), "G" shear
@@ -277,7 +295,9 @@ def design(
     only: for ν it is skipped with a warning and ``settings["refine_note"]``); rank: "robust"
     (probability that an arrangement is within ``tolerance`` of the target) or "error"; tolerance and
     errors are relative to the target for the moduli and absolute for ν; materials: a CSV path or
-    MaterialTable restricting the designs (default: the model's table).
+    MaterialTable restricting the designs (default: the model's table); step_clip: the guidance trust
+    region C (each sample's guidance step RMS ≤ C·√(1−ᾱ_t)); None → the default of ``dim``
+    (:data:`DEFAULT_STEP_CLIP`), inf → the paper's unclipped step.
     """
     prop = check_property(property)
     objective = objective or ("relative" if prop == "nu" else "absolute")
@@ -292,6 +312,7 @@ def design(
         raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
     table = resolve_table(materials)
     target = check_target(target, table, dim, prop)
+    resolve_step_clip(step_clip, dim)  # validate before the model loads
     refine_note = ""
     if refine and prop not in REFINABLE:
         refine, refine_note = False, (f"refinement skipped: the {PROPERTIES[prop][1]} is not monotone in the "
@@ -303,8 +324,8 @@ def design(
     size = net.grid[0]
 
     fields, res, config = guided_fields(net, target, samples=samples, steps=steps, seed=seed, objective=objective,
-                                        density_weight=density_weight, grad_scale=grad_scale, device=device,
-                                        progress=progress, prop=prop)
+                                        density_weight=density_weight, grad_scale=grad_scale,
+                                        step_clip=step_clip, device=device, progress=progress, prop=prop)
     seconds["sampling"] = time.perf_counter() - tic
     seconds["sampling_fem"] = res.fem_seconds
 
@@ -328,6 +349,6 @@ def design(
         "objective": objective, "density_weight": density_weight, "refine": refine,
         **({"refine_note": refine_note} if refine_note else {}), "tolerance": tolerance, "rank": rank,
         "verify_n": verify_n, "model": str(model or default_model_path(dim)), "device": device, "seed": int(seed),
-        "grad_scale": list(config.grad_scale), "materials": str(materials or "builtin"),
+        "grad_scale": list(config.grad_scale), "step_clip": config.step_clip, "materials": str(materials or "builtin"),
         "material_sha256": table.sha256()})
     return rank_candidates(result, tolerance, rank)

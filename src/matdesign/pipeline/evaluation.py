@@ -34,8 +34,8 @@ from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
 from matdesign.evaluate import MetricsTable, Record, metrics, sample_K, verify
 from matdesign.materials import MaterialTable
-from matdesign.pipeline.design import (check_target, default_model_path, guided_fields,
-                                       load_model, reachable_range)
+from matdesign.pipeline.design import (check_target, default_model_path, guided_fields, load_model,
+                                       reachable_range, resolve_step_clip)
 from matdesign.pipeline.refine import refine_volume_fraction
 
 #: The paper's five evaluation targets K* [GPa] (Table 1; its own 2D K convention, see docs/physics.md).
@@ -105,7 +105,8 @@ def resolve_targets(spec: str, dim: int, *, data=None, table: MaterialTable | No
 
 
 def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, steps: int = 100, seed: int = 0,
-                   objective: str = "absolute", mode: str = "guided", refine: bool = True, verify_n: int = 10,
+                   objective: str = "absolute", mode: str = "guided", step_clip: float | None = None,
+                   refine: bool = True, verify_n: int = 10,
                    sem_tol: float = 0.0025, max_arrangements: int = 200,
                    out="evaluate-out", workers: int | None = None, scheduler: str | None = None,
                    device: str = "cpu", skipped=(), command: str = "", progress: bool = True) -> Evaluation:
@@ -113,7 +114,8 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
 
     ``samples`` guided samples with ``steps`` DDIM steps per target, guided by ``objective`` ("absolute":
     the paper's J₁, or "relative", as in :func:`matdesign.design`); ``mode`` "guided", "unguided" or
-    "project" (the paper's Table 3 variants); ``verify_n`` arrangements in the
+    "project" (the paper's Table 3 variants); ``step_clip`` the guidance trust region as in
+    :func:`matdesign.design` (None: the default of ``dim``; inf: the paper's unclipped step); ``verify_n`` arrangements in the
     paper's protocol; ``sem_tol`` (relative standard error) and ``max_arrangements`` for the converged
     one; ``workers``/``scheduler`` as in :func:`matdesign.data.map_blocks` (default: a local cluster).
     """
@@ -133,7 +135,9 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
         raise InputError(f"objective={objective!r}: must be 'absolute' or 'relative'")
     if mode not in ("guided", "unguided", "project"):
         raise InputError(f"mode={mode!r}: must be guided, unguided or project")
+    step_clip = resolve_step_clip(step_clip, dim)
     settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), objective=objective, mode=mode,
+                    step_clip=step_clip,
                     refine=bool(refine),
                     verify_n=int(verify_n), sem_tol=float(sem_tol), max_arrangements=int(max_arrangements),
                     model=str(model_path), model_step=net.step, model_weights=net.info.get("weights", ""),
@@ -165,6 +169,7 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
     tic = time.perf_counter()
     fields, _, _ = guided_fields(net, target, samples=settings["samples"], steps=settings["steps"], seed=seed,
                                  objective=settings["objective"], mode=settings["mode"],
+                                 step_clip=math.inf if settings["step_clip"] is None else settings["step_clip"],
                                  device=settings["device"], progress=progress)
     seconds["sampling"] = time.perf_counter() - tic
     tic = time.perf_counter()

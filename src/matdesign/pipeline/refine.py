@@ -1,5 +1,6 @@
 """Refinement (beyond the paper): for a fixed material pair and diameter, tune the volume fraction
-so that the verified property (K, G or E) hits the target.
+so that the verified property (K, G or E) hits the target. The search stays inside the training
+range of vf (at least 5 % particles), so a refined design is always a composite, never the bare matrix.
 
 For a fixed pair the mean K over random arrangements is monotone in the volume fraction (up from
 K_matrix at vf = 0 when the particle is stiffer, down otherwise), and so are the isotropic G and E
@@ -37,16 +38,18 @@ class Refinement:
 
 def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int, n: int = 10,
                            seed: int = 0, iterations: int = 6, rel_tol: float = 0.002,
-                           vf_max: float | None = None, fem_options: dict | None = None,
+                           vf_min: float | None = None, vf_max: float | None = None, fem_options: dict | None = None,
                            prop: str = "K") -> Refinement:
-    """Search vf ∈ [0, vf_max] (default: the training range's upper end) for X_θ(vf) = ``target`` [GPa],
+    """Search vf ∈ [vf_min, vf_max] (default: the training range, ``VOLUME_FRACTION_RANGE``) for
+    X_θ(vf) = ``target`` [GPa],
     X = ``prop`` (one of :data:`REFINABLE`, default the bulk modulus K).
 
     Stops after ``iterations`` interior evaluations or when |X/X* − 1| < ``rel_tol``. If the target
-    lies outside [X(0), X(vf_max)] the nearer end is returned (``bracketed=False``).
+    lies outside [X(vf_min), X(vf_max)] the nearer end is returned (``bracketed=False``).
     """
     if prop not in REFINABLE:
         raise InputError(f"property={prop!r}: refinement needs one of {', '.join(REFINABLE)} (monotone in vf)")
+    vf_min = VOLUME_FRACTION_RANGE[dim][0] if vf_min is None else vf_min
     vf_max = VOLUME_FRACTION_RANGE[dim][1] if vf_max is None else vf_max
     trace: list[tuple[float, float]] = []
     results: dict[float, Verification] = {}
@@ -59,10 +62,10 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
         trace.append((float(vf), res.mean))
         return res.mean - target
 
-    lo, hi = 0.0, float(vf_max)
+    lo, hi = float(vf_min), float(vf_max)
     f_lo = evaluate(lo)
     f_hi = evaluate(hi)
-    while not math.isfinite(f_hi) and hi > 0.05:  # cannot place that many particles: shrink
+    while not math.isfinite(f_hi) and 0.8 * hi > lo:  # cannot place that many particles: shrink
         hi *= 0.8
         f_hi = evaluate(hi)
     bracketed = math.isfinite(f_hi) and f_lo * f_hi <= 0
