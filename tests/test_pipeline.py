@@ -123,8 +123,7 @@ def test_design_cli_missing_model_and_bad_materials(tmp_path, capsys):
     assert "bad.csv" in capsys.readouterr().err
 
 
-def test_step_clip_defaults_per_dimension_and_inf_turns_it_off():
-    assert resolve_step_clip(None, 2) == DEFAULT_STEP_CLIP[2] and resolve_step_clip(None, 3) == DEFAULT_STEP_CLIP[3]
-    assert DEFAULT_STEP_CLIP[3] is not None  # 3D guidance collapses without it (docs/results.md)
-    assert resolve_step_clip(math.inf, 3) is None
-    assert resolve_step_clip(0.02, 2) == 0.02
+def test_step_clip_default_and_inf_turns_it_off():
+    assert resolve_step_clip(None) == DEFAULT_STEP_CLIP == 0.01  # measured, docs/results.md
+    assert resolve_step_clip(math.inf) is None
+    assert resolve_step_clip(0.02) == 0.02

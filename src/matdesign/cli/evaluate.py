@@ -23,7 +23,7 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
     objective: str = typer.Option("absolute", "--objective", help="absolute (paper's J₁, default) or relative."),
     mode: str = typer.Option("guided", "--mode", help="guided (default), unguided or project (Table 3 variants)."),
-    step_clip: Optional[float] = typer.Option(None, "--step-clip", help="Guidance trust region C: each guidance step's RMS ≤ C·σ_t (beyond the paper; default: none in 2D, 0.01 in 3D; inf: off)."),
+    step_clip: Optional[float] = typer.Option(None, "--step-clip", help="Guidance trust region C: each guidance step's RMS ≤ C·σ_t (beyond the paper; default 0.01; inf: off, the paper's sampler)."),
     refine: bool = typer.Option(True, "--refine/--no-refine", help="Also evaluate the volume-fraction refinement."),
     verify_n: int = typer.Option(10, "--verify-n", help="Arrangements per design in the paper's protocol."),
     sem_tol: float = typer.Option(0.25, "--sem-tol", help="Converged protocol: standard error of K below this [% of K]."),

@@ -40,9 +40,9 @@ from matdesign.pipeline.refine import REFINABLE, Refinement, refine_volume_fract
 OBJECTIVES = {"K": TargetBulkModulus, "G": TargetShearModulus, "E": TargetYoungsModulus, "nu": TargetPoissonRatio}
 """The guidance objective of each target property (:data:`matdesign.evaluate.PROPERTIES`)."""
 
-DEFAULT_STEP_CLIP = {2: None, 3: 0.01}
-"""Default guidance trust region C (step RMS ≤ C·√(1−ᾱ_t), :class:`GuidanceConfig`) per dimension;
-None: the paper's unclipped step (docs/results.md, "Guidance step clip")."""
+DEFAULT_STEP_CLIP = 0.01
+"""Default guidance trust region C of ``design`` and ``evaluate`` (each sample's guidance step RMS
+≤ C·√(1−ᾱ_t), :class:`GuidanceConfig`); measured in 2D and 3D, docs/results.md, "Guidance step clip"."""
 
 POISSON_RANGE = (-1.0, 0.5)
 """Open interval of an isotropic Poisson ratio (K, G > 0; 3D) that a ν target must lie in."""
@@ -89,17 +89,17 @@ def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0
     J = OBJECTIVES[prop](target, relative=objective == "relative")
     if density_weight:
         J = J + DensityPenalty(density_weight)
-    config = GuidanceConfig(steps=steps, mode=mode, step_clip=resolve_step_clip(step_clip, net.dim),
+    config = GuidanceConfig(steps=steps, mode=mode, step_clip=resolve_step_clip(step_clip),
                             **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
     res = sample_with_model(net, J, samples=samples, config=config, seed=seed, device=device, progress=progress)
     return net.normalization.denormalize(res.x0.double().cpu(), axis=1).numpy(), res, config
 
 
-def resolve_step_clip(step_clip: float | None, dim: int) -> float | None:
-    """The guidance step clip C of a run: None → :data:`DEFAULT_STEP_CLIP` of ``dim``; inf → no clip
-    (the paper's sampler); otherwise a positive number."""
+def resolve_step_clip(step_clip: float | None) -> float | None:
+    """The guidance step clip C of a run: None → :data:`DEFAULT_STEP_CLIP`; inf → no clip (the paper's
+    sampler); otherwise a positive number."""
     if step_clip is None:
-        return DEFAULT_STEP_CLIP.get(dim)
+        return DEFAULT_STEP_CLIP
     value = float(step_clip)
     if not value > 0:  # also catches NaN
         raise InputError(f"step_clip={step_clip!r}: must be a positive number (inf: no clip)")
@@ -296,7 +296,7 @@ def design(
     (probability that an arrangement is within ``tolerance`` of the target) or "error"; tolerance and
     errors are relative to the target for the moduli and absolute for ν; materials: a CSV path or
     MaterialTable restricting the designs (default: the model's table); step_clip: the guidance trust
-    region C (each sample's guidance step RMS ≤ C·√(1−ᾱ_t)); None → the default of ``dim``
+    region C (each sample's guidance step RMS ≤ C·√(1−ᾱ_t); beyond the paper); None → the default
     (:data:`DEFAULT_STEP_CLIP`), inf → the paper's unclipped step.
     """
     prop = check_property(property)
@@ -312,7 +312,7 @@ def design(
         raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
     table = resolve_table(materials)
     target = check_target(target, table, dim, prop)
-    resolve_step_clip(step_clip, dim)  # validate before the model loads
+    resolve_step_clip(step_clip)  # validate before the model loads
     refine_note = ""
     if refine and prop not in REFINABLE:
         refine, refine_note = False, (f"refinement skipped: the {PROPERTIES[prop][1]} is not monotone in the "

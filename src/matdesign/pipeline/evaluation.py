@@ -115,7 +115,7 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
     ``samples`` guided samples with ``steps`` DDIM steps per target, guided by ``objective`` ("absolute":
     the paper's J₁, or "relative", as in :func:`matdesign.design`); ``mode`` "guided", "unguided" or
     "project" (the paper's Table 3 variants); ``step_clip`` the guidance trust region as in
-    :func:`matdesign.design` (None: the default of ``dim``; inf: the paper's unclipped step); ``verify_n`` arrangements in the
+    :func:`matdesign.design` (None: the default, 0.01; inf: the paper's unclipped step); ``verify_n`` arrangements in the
     paper's protocol; ``sem_tol`` (relative standard error) and ``max_arrangements`` for the converged
     one; ``workers``/``scheduler`` as in :func:`matdesign.data.map_blocks` (default: a local cluster).
     """
@@ -135,7 +135,7 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
         raise InputError(f"objective={objective!r}: must be 'absolute' or 'relative'")
     if mode not in ("guided", "unguided", "project"):
         raise InputError(f"mode={mode!r}: must be guided, unguided or project")
-    step_clip = resolve_step_clip(step_clip, dim)
+    step_clip = resolve_step_clip(step_clip)
     settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), objective=objective, mode=mode,
                     step_clip=step_clip,
                     refine=bool(refine),
