@@ -28,13 +28,15 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16)
     ap.add_argument("--steps", type=int, nargs="+", default=[50])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--step-clip", type=float, default=None,
+                    help="guidance trust region C (default: the package's; inf: the paper's unclipped sampler)")
     ap.add_argument("--out", default="docs/density_sweep.json")
     args = ap.parse_args()
     log = RowLog(args.out, vars(args))
     for target, steps, lam in itertools.product(args.targets, args.steps, args.lambdas):
         tic = time.perf_counter()
         res = design(target, dim=2, samples=args.samples, steps=steps, density_weight=lam, refine=False,
-                     seed=args.seed, progress=False)
+                     seed=args.seed, step_clip=args.step_clip, progress=False)
         err = np.array([res.error(c, refined=False) for c in res.candidates])
         rho = np.array([density(c.design) for c in res.candidates])
         hit = np.nan_to_num(err, nan=np.inf) < 0.05
