@@ -50,6 +50,11 @@ def test_refinement_never_returns_the_bare_matrix():
                                n=4, seed=0)
     assert not r.bracketed and r.design.volume_fraction == 0.05
     assert r.verification.K > K_m and all(vf >= 0.05 for vf, _ in r.trace)
+    # a backprojection that found no particles (diameter 0, vf 0) cannot be tuned: it comes back as it is
+    bare = refine_volume_fraction(Design(matrix, particle, diameter=0.0, volume_fraction=0.0), 2 * K_m, size=32,
+                                  dim=2, n=4, seed=0)
+    assert not bare.bracketed and bare.design.volume_fraction == 0.0
+    assert bare.verification.K == pytest.approx(K_m, rel=1e-8)
 
 
 def test_probability_within_tolerance():

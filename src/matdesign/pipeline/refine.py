@@ -45,7 +45,8 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
     X = ``prop`` (one of :data:`REFINABLE`, default the bulk modulus K).
 
     Stops after ``iterations`` interior evaluations or when |X/X* − 1| < ``rel_tol``. If the target
-    lies outside [X(vf_min), X(vf_max)] the nearer end is returned (``bracketed=False``).
+    lies outside [X(vf_min), X(vf_max)] the nearer end is returned (``bracketed=False``); a design whose
+    particles cannot be placed at any vf in range (diameter 0) is returned unchanged.
     """
     if prop not in REFINABLE:
         raise InputError(f"property={prop!r}: refinement needs one of {', '.join(REFINABLE)} (monotone in vf)")
@@ -85,6 +86,9 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
                 f_hi = f_hi / 2 if side == 1 else f_hi
                 side = 1
     finite = [(vf, x) for vf, x in trace if math.isfinite(x)]
+    if not finite:  # no vf in range can be placed (e.g. diameter 0: no particles were found): keep the design
+        evaluate(design.volume_fraction)
+        finite = trace[-1:]
     best_vf = min(finite, key=lambda p: abs(p[1] - target))[0]
     best = replace(design, volume_fraction=best_vf,
                    diagnostics={**design.diagnostics, "refined_from_vf": design.volume_fraction})
