@@ -156,6 +156,8 @@ def test_resume_skips_finished_targets_and_checks_settings(evaluated, tiny_model
     assert json.loads((out / "evaluation.json").read_text())["targets"] == json.loads(before)["targets"]
     with pytest.raises(InputError, match="samples=2, this run has 3"):
         run_evaluation(TARGETS, model=tiny_model, out=out, **{**KW, "samples": 3})
+    with pytest.raises(InputError, match="step_clip=0.01, this run has None"):  # the sampler is a resume key
+        run_evaluation(TARGETS, model=tiny_model, out=out, **{**KW, "step_clip": math.inf})
     assert sorted(p.name for p in (out / "targets").iterdir()) == ["K20.json", "K20.npz", "K60.json", "K60.npz"]
     assert target_path(out, 62.949, ".json").name == "K62.949.json"  # the decimals are part of the name
     assert not list((out / "targets").glob(".*"))  # no temp files left behind

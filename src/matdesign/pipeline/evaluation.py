@@ -43,7 +43,7 @@ PAPER_TARGETS = {2: (4.8, 86.6, 168.5, 250.4, 332.2), 3: (0.9, 83.3, 165.6, 248.
 STAGES = ("raw", "refined")
 PROTOCOLS = ("paper", "converged")
 #: Settings that must match for a stored target result to be reused.
-RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "refine", "verify_n", "sem_tol",
+RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "step_clip", "refine", "verify_n", "sem_tol",
                "max_arrangements", "model_sha256", "material_sha256")
 
 
@@ -264,7 +264,8 @@ def _load_done(out, target, settings) -> dict | None:
         raise InputError(f"{path}: not a readable result ({err}); delete it to recompute") from err
     if result.get("target") != target:
         raise InputError(f"{path} holds target {result.get('target')!r}, not {target!r}; use another --out")
-    recorded = {"mode": "guided", **result["settings"]}  # results from before `mode` existed were guided
+    # results from before `mode` / `step_clip` existed were guided with the paper's unclipped sampler
+    recorded = {"mode": "guided", "step_clip": None, **result["settings"]}
     diff = [k for k in RESUME_KEYS if recorded.get(k) != settings[k]]
     if diff:
         k = diff[0]
