@@ -59,11 +59,13 @@ EOF
   fi ) &
 
 # evaluation runs in priority order, at most SLOTS at a time: "name|extra evaluate options"
+# (t1-*: the current sampler, step clip 0.01; t1-paper and the Table 3 rows: the paper's, --step-clip inf)
 RUNS=${RUNS:-"t1-n100-s0|--steps $STEPS --seed 0
+t1-paper-s0|--steps $STEPS --seed 0 --step-clip inf
 t3-unguided|--mode unguided --steps $STEPS --seed 0
-t3-n50|--steps 50 --seed 0
-t3-n200|--steps 200 --seed 0
-t3-project|--mode project --steps 200 --seed 0
+t3-n50|--steps 50 --seed 0 --step-clip inf
+t3-n200|--steps 200 --seed 0 --step-clip inf
+t3-project|--mode project --steps 200 --seed 0 --step-clip inf
 t1-n100-s1|--steps $STEPS --seed 1
 t1-n100-s2|--steps $STEPS --seed 2"}
 SLOTS=${SLOTS:-3}
