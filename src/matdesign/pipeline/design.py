@@ -80,16 +80,17 @@ def sample_with_model(net, objective, *, samples: int, config: GuidanceConfig, s
 
 def guided_fields(net, target: float, *, samples: int, steps: int, seed: int = 0, objective: str = "absolute",
                   density_weight: float = 0.0, grad_scale: tuple[float, float, float] | None = None,
-                  step_clip: float | None = None, device: str = "cpu", progress: bool = True, mode: str = "guided",
-                  prop: str = "K"):
+                  step_clip: float | None = DEFAULT_STEP_CLIP, device: str = "cpu", progress: bool = True,
+                  mode: str = "guided", prop: str = "K"):
     """Guided samples for ``prop`` = ``target`` (default K* [GPa]; :data:`OBJECTIVES`) in physical units:
     (fields (samples, 3, *grid) float64 numpy, the guided-sampling result, the GuidanceConfig used).
     ``mode``: guided, unguided or project (the paper's Table 3 variants,
-    :class:`~matdesign.guidance.GuidanceConfig`); ``step_clip``: see :func:`resolve_step_clip`."""
+    :class:`~matdesign.guidance.GuidanceConfig`); ``step_clip``: the sampler's trust region C, already
+    resolved (:func:`resolve_step_clip`; None: off)."""
     J = OBJECTIVES[prop](target, relative=objective == "relative")
     if density_weight:
         J = J + DensityPenalty(density_weight)
-    config = GuidanceConfig(steps=steps, mode=mode, step_clip=resolve_step_clip(step_clip),
+    config = GuidanceConfig(steps=steps, mode=mode, step_clip=step_clip,
                             **({"grad_scale": tuple(grad_scale)} if grad_scale else {}))
     res = sample_with_model(net, J, samples=samples, config=config, seed=seed, device=device, progress=progress)
     return net.normalization.denormalize(res.x0.double().cpu(), axis=1).numpy(), res, config
@@ -312,7 +313,7 @@ def design(
         raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
     table = resolve_table(materials)
     target = check_target(target, table, dim, prop)
-    resolve_step_clip(step_clip)  # validate before the model loads
+    step_clip = resolve_step_clip(step_clip)  # validated before the model loads
     refine_note = ""
     if refine and prop not in REFINABLE:
         refine, refine_note = False, (f"refinement skipped: the {PROPERTIES[prop][1]} is not monotone in the "

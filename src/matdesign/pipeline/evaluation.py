@@ -169,7 +169,7 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
     tic = time.perf_counter()
     fields, _, _ = guided_fields(net, target, samples=settings["samples"], steps=settings["steps"], seed=seed,
                                  objective=settings["objective"], mode=settings["mode"],
-                                 step_clip=math.inf if settings["step_clip"] is None else settings["step_clip"],
+                                 step_clip=settings["step_clip"],
                                  device=settings["device"], progress=progress)
     seconds["sampling"] = time.perf_counter() - tic
     tic = time.perf_counter()
