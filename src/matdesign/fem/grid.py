@@ -21,6 +21,8 @@ class VoxelGrid:
     (ne = dim * 2**dim); ``interior`` is the (1, *(n+1,)*dim) mask of free nodes.
     """
 
+    periodic = False
+
     def __init__(self, dim: int, n: int, device="cpu", dtype=torch.float64):
         self.dim, self.n = dim, n
         self.device, self.dtype = torch.device(device), dtype
