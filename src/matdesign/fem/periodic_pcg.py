@@ -1,0 +1,62 @@
+"""Matrix-free PCG for periodic homogenization, ``u = ε·x + ũ`` with ``ũ`` periodic (torch, CPU or GPU).
+
+The fluctuation solves ``A ũ = b`` with ``b = −scatter((λ_e K_λ + μ_e K_μ) a)`` on the torus, where
+``a`` (R, ne) are the element dofs of ``ε·x`` (:meth:`PeriodicVoxelGrid.element_affine`); the element
+dofs of the solution are ``u_e = a + gather(ũ)``, for the same energy/gradient formulas as the
+affine solvers (``K = 2W/(dim² V)``, V = 1). ``A`` is singular (the dim translations); ``b`` is
+orthogonal to them, and the start, ``b`` and every preconditioned residual are projected onto the
+per-component zero-mean fields, so CG runs on the consistent system in the range of ``A``
+(``ũ`` has zero mean).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from matdesign.fem.multigrid import MultigridPreconditioner
+from matdesign.fem.pcg import pcg
+from matdesign.fem.periodic_grid import PeriodicVoxelGrid
+
+
+class PeriodicPCGBackend:
+    """PCG with the periodic geometric-multigrid V-cycle (float32) as preconditioner.
+
+    Like :class:`~matdesign.fem.backends.PCGBackend` (converged samples leave the batch), without the
+    particle rigid-mode coarse space: :mod:`matdesign.fem.deflation` builds its modes on Dirichlet
+    (interior) nodes and would need periodic particle labels and mode vectors.
+    """
+
+    name = "periodic-pcg"
+
+    def __init__(self, grid: PeriodicVoxelGrid, tol: float, maxiter: int):
+        self.grid, self.tol, self.maxiter = grid, tol, maxiter
+        self.grid32 = grid if grid.dtype == torch.float32 else PeriodicVoxelGrid(grid.dim, grid.n, grid.device,
+                                                                                 torch.float32)
+
+    def _zero_mean(self, v: torch.Tensor) -> torch.Tensor:
+        return v - v.mean(tuple(range(-self.grid.dim, 0)), keepdim=True)
+
+    def solve(self, lam, mu, a, x0=None):
+        """Lamé fields ``lam, mu`` (B, n_el) [GPa] on the grid's device/dtype, affine element dofs ``a``
+        (R, ne), warm start ``x0`` (B, R, dim, *nodes) or None → ``(u_e, info, ũ)``: element dofs
+        (B, R, ne, n_el), PCG info (``iterations``, ``residual`` (B, R), ``converged``, ``levels``) and
+        the fluctuation ``ũ`` (B, R, dim, *nodes) for the next ``x0``."""
+        g, ne = self.grid, self.grid.ne
+        lam, mu = lam[:, None], mu[:, None]
+        ya = (a @ g.K_stack.T)[..., None]  # (R, 2 ne, 1): [K_λ a; K_μ a]
+        b = self._zero_mean(-g.scatter(lam.unsqueeze(-2) * ya[:, :ne] + mu.unsqueeze(-2) * ya[:, ne:]))
+        mg = MultigridPreconditioner(self.grid32, lam.float(), mu.float())
+
+        def apply_A(v):
+            return g.apply_lame(v, lam, mu)
+
+        def shrink(keep):
+            nonlocal lam, mu
+            lam, mu = lam[keep], mu[keep]
+            mg.select(keep)
+
+        x, info = pcg(apply_A, b, lambda r: self._zero_mean(mg(r.float()).to(g.dtype)),
+                      None if x0 is None else self._zero_mean(x0), tol=self.tol, maxiter=self.maxiter,
+                      field_dims=g.dim + 1, shrink=shrink)
+        info["levels"] = len(mg.grids)
+        return a[:, :, None] + g.gather(x), info, x
