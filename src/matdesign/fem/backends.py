@@ -1,7 +1,8 @@
 """The three linear solvers behind :class:`matdesign.fem.Homogenizer`, with one calling convention.
 
-``backend.solve(lam, mu, u_aff, x0)``: Lamé fields ``lam, mu`` (B, n_el) on the backend's
-device/dtype, affine boundary fields ``u_aff`` (R, dim, *nodes) (R load cases), optional warm start
+``backend.solve(lam, mu, load, x0)``: Lamé fields ``lam, mu`` (B, n_el) on the backend's
+device/dtype, the load of R load cases — affine boundary fields ``u_aff`` (R, dim, *nodes), or for a
+periodic cell (``backend.periodic``) the macroscopic strains (R, dim, dim) — optional warm start
 ``x0`` (B, R, dim, *nodes) → ``(u_e, info, state)`` with element dofs ``u_e`` (B, R, ne, n_el) of the
 solution, an info dict and the state to pass as the next ``x0`` (None where unused).
 """
@@ -30,6 +31,7 @@ class PCGBackend:
     """
 
     name = "pcg"
+    periodic = False
 
     def __init__(self, grid: VoxelGrid, tol: float, maxiter: int, deflation: bool = True):
         self.grid, self.tol, self.maxiter, self.deflation = grid, tol, maxiter, deflation
@@ -66,20 +68,24 @@ class PCGBackend:
 
 
 class CondenseBackend:
-    """Exact hierarchical static condensation (torch, CPU or GPU); best for 2D up to ~128².
+    """Exact hierarchical static condensation (torch, CPU or GPU); best for 2D up to ~192².
 
+    Affine boundary values, or a periodic cell (``periodic=True``: ``solve`` takes the strains).
     Not thread-safe (the tree reuses its work arrays): one backend per thread. On CPU the
     :class:`~matdesign.fem.Homogenizer` passes one sample at a time (the work arrays stay in cache).
     """
 
     name = "condense"
 
-    def __init__(self, grid: VoxelGrid, leaf: int = 4):
-        self.grid = grid
-        self.tree = Condensation(grid.dim, grid.n, grid.device, grid.dtype, leaf)
+    def __init__(self, grid: VoxelGrid, leaf: int = 4, periodic: bool = False):
+        self.grid, self.periodic = grid, periodic
+        self.tree = Condensation(grid.dim, grid.n, grid.device, grid.dtype, leaf, periodic)
 
     def solve(self, lam, mu, u_aff, x0=None):
         g = self.grid
+        if self.periodic:
+            ue = self.tree.element_displacements(lam, mu, g.K_lam, g.K_mu, u_aff)
+            return ue.permute(0, 3, 2, 1), {}, None
         nodal = u_aff.reshape(u_aff.shape[0], g.dim, -1).transpose(1, 2)  # (R, nodes, dim)
         u_top = nodal[:, self.tree.top_boundary].reshape(u_aff.shape[0], -1).T  # (nb, R)
         ue = self.tree.element_displacements(lam, mu, g.K_lam, g.K_mu, u_top.expand(lam.shape[0], -1, -1))
@@ -90,6 +96,7 @@ class ScipyBackend:
     """Sparse LU (SciPy SuperLU) per sample on CPU, float64: the independent reference solver."""
 
     name = "scipy"
+    periodic = False
 
     def __init__(self, grid: VoxelGrid):
         self.grid = grid

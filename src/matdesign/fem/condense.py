@@ -3,7 +3,10 @@
 The grid ``n = m * 2**L`` is tiled by leaf patches of ``m**dim`` voxels. Each patch's stiffness is
 condensed onto its boundary nodes (Schur complement ``S = A_bb − A_bi A_ii⁻¹ A_ib``); then ``2**dim``
 neighbouring patches are merged into one twice as large and their shared nodes condensed, level by
-level, until the patch is the whole cell, whose boundary values are the prescribed ones. All patches of
+level, until the patch is the whole cell, whose boundary values are the prescribed ones (affine
+boundary conditions) or, for a periodic cell, whose opposite faces are identified: the top system then
+also holds the cell's boundary nodes (right/top faces mapped onto left/bottom ones, the affine jump
+``u(x + e_k) = u(x) + ε e_k`` entering as a load, one node pinned against translation). All patches of
 a level have the same structure, so each level is a handful of batched dense operations (Cholesky,
 triangular solves, matmuls) over samples × patches, on any torch device. Back-substitution goes down
 the levels and returns every voxel's nodal displacements. The cost does not depend on the material
@@ -163,8 +166,8 @@ class Condensation:
     one instance must not be used by two threads at once.
     """
 
-    def __init__(self, dim: int, n: int, device="cpu", dtype=torch.float64, leaf: int = 4):
-        self.dim, self.n = dim, n
+    def __init__(self, dim: int, n: int, device="cpu", dtype=torch.float64, leaf: int = 4, periodic: bool = False):
+        self.dim, self.n, self.periodic = dim, n, periodic
         self.device, self.dtype = torch.device(device), dtype
         m, levels = n, 0
         while m % 2 == 0 and m > leaf:
@@ -228,7 +231,9 @@ class Condensation:
 
         Patch dofs: [interior; free boundary; prescribed boundary]. The top (None without merges)
         assembles the free boundary Schur complements of its ``n_p`` children into its interior,
-        (n_top, n_top); ``src``: (size, stride) of the split level's part blocks.
+        (n_top, n_top); ``src``: (size, stride) of the split level's part blocks. Periodic: nothing is
+        prescribed; the top holds every node modulo ``n`` and ``split["jump"]`` (n_p, free nodes, dim)
+        says across which faces (0/1 per axis) each free node lies from its image.
         """
         dim, n, dev = self.dim, self.n, self.device
         bnd = _boundary_nodes(dim, s)
@@ -239,35 +244,37 @@ class Condensation:
         comps = np.arange(dim)
         blocks, maps, given, free = [], [], [], []
         for o in origins:
-            fixed = ((local + o == 0) | (local + o == n)).any(1)
+            fixed = np.zeros(len(local), bool) if self.periodic else ((local + o == 0) | (local + o == n)).any(1)
             n_int, n_bnd, mp = _patch_layout(dim, s, parts, np.concatenate([bnd[~fixed], bnd[fixed]]))
             nf = int((~fixed).sum()) * dim
             blocks.append(_Blocks(n_int, nf, n_bnd - nf))
             maps.append(mp)
             glob = np.ravel_multi_index(tuple((local[fixed] + o).T), (n + 1,) * dim)
             given.append((top_pos[glob][:, None] * dim + comps).ravel())
-            free.append((o, local[~fixed]))
+            free.append((o, local[~fixed]) if not self.periodic else (0 * o, (o + local) % n))
         blk, size, n_p = blocks[0], n_int + n_bnd, len(origins)
         contrib = _contributions(blocks, maps, *src)
-        t, flat, src_rg = contrib["rg"]
         split = {
             "blocks": blk, "size": size, "patches": n_p,
             "plans": {key: _gather_plan(*contrib[key], int(np.prod(blk.shapes[key])), n_p, dev, self.dtype)
                       for key in ("ii", "fi") if key in blk.shapes},
-            # the load A_[i;f],g g: each part entry times its prescribed value, into its row
-            "load": {"row": torch.as_tensor(t * blk.rows + flat // blk.ng, device=dev),
-                     "col": torch.as_tensor(t * blk.ng + flat % blk.ng, device=dev),
-                     "src": torch.as_tensor(src_rg, device=dev)},
             "maps": torch.as_tensor((np.stack([np.stack(mp) for mp in maps])
                                      + size * np.arange(n_p)[:, None, None]).ravel(), device=dev),  # into (n_p * size)
             "given": torch.as_tensor(np.stack(given), device=dev),  # (n_p, prescribed dofs) into u_top
         }
+        if blk.ng:  # the load A_[i;f],g g: each part entry times its prescribed value, into its row
+            t, flat, src_rg = contrib["rg"]
+            split["load"] = {"row": torch.as_tensor(t * blk.rows + flat // blk.ng, device=dev),
+                             "col": torch.as_tensor(t * blk.ng + flat % blk.ng, device=dev),
+                             "src": torch.as_tensor(src_rg, device=dev)}
+        if self.periodic:
+            split["jump"] = torch.as_tensor(np.stack([(o + local) // n for o in origins]), device=dev, dtype=self.dtype)
         if blk.nf == 0:
             return split, None
         t, flat, src_ff = contrib["ff"]
         split["ff"] = {"dst": torch.as_tensor(t * blk.nf**2 + flat, device=dev),
                        "src": torch.as_tensor(src_ff, device=dev)}
-        n_top, _, mp = _patch_layout(dim, n, free)
+        n_top, _, mp = _patch_layout(dim, n, free, np.zeros(0, np.int64) if self.periodic else None)
         top = _Blocks(n_top, 0)
         return split, {"n_int": n_top, "blocks": top, "maps": torch.as_tensor(np.concatenate(mp), device=dev),
                        "plans": {"ii": _gather_plan(*_contributions([top], [mp], blk.nf, blk.nf**2)["ii"],
@@ -308,10 +315,12 @@ class Condensation:
         """Element dofs ``(B, n_el, ne, R)`` of the solution (a view of a contiguous (B, R, ne, n_el) array).
 
         lam, mu: (B, n_el); ``u_top``: (B, n_top_bnd_dofs, R) boundary values of the whole cell in
-        the cell's boundary-node order (see ``top_boundary``), node-major. ``K_lam``/``K_mu``: the
+        the cell's boundary-node order (see ``top_boundary``), node-major; for a periodic cell the
+        strains (R, dim, dim) of the affine part instead. ``K_lam``/``K_mu``: the
         unit element matrices (ne, ne) (those of the grid; the leaf blocks use their own copy).
         """
-        B, n_el, ne, R = lam.shape[0], lam.shape[1], K_lam.shape[0], u_top.shape[-1]
+        B, n_el, ne = lam.shape[0], lam.shape[1], K_lam.shape[0]
+        R = u_top.shape[0] if self.periodic else u_top.shape[-1]
         dt = lam.dtype
         coef = torch.stack([_take(lam, self.order), _take(mu, self.order)], -1)  # (B, n_el, 2), leaf patch order
         if not self.layouts or "unit" not in self.layouts[0]:  # the element matrices, as the leaf parts
@@ -338,33 +347,12 @@ class Condensation:
                 S = self._schur(level, Y, source.view(n_patch, -1), layout["ff"])
             factors.append((L, Y))
             source = S
-        sp, top = self.split, self.top
-        blk, n_p = sp["blocks"], sp["patches"]
-        ni = blk.ni
+        sp = self.split
         rows = source.view(B, -1)
-        Aii, *Afi = self._gather("split", rows, blk, sp["plans"], B * n_p)
-        g = u_top[:, sp["given"]].flatten(1, 2)  # (B, n_p * prescribed dofs, R)
-        load = sp["load"]
-        Ag = _add_at(u_top.new_zeros(B, n_p * blk.rows * R), self._fold("load", load["row"], R),
-                     (_take(rows, load["src"]).unsqueeze(-1) * g[:, load["col"]]).flatten(1))
-        Ag, g = Ag.view(B * n_p, blk.rows, R), g.view(B * n_p, blk.ng, R)  # the prescribed values' load
+        Aii, *Afi = self._gather("split", rows, sp["blocks"], sp["plans"], B * sp["patches"])
         L = torch.linalg.cholesky(Aii)
-        y = torch.linalg.solve_triangular(L, Ag[:, :ni], upper=False)
-        if top is None:
-            ui = torch.linalg.solve_triangular(L.mT, y, upper=True).neg_()
-            u = torch.cat([ui, g], -2)
-        else:
-            Y = torch.linalg.solve_triangular(L, Afi[0].mT, upper=False).mT
-            S = self._schur("split", Y, rows, sp["ff"])
-            r = Ag[:, ni:] - Y @ y  # (B * n_p, free dofs, R)
-            nt = top["n_int"]
-            (A,) = self._gather("top", S.view(B, -1), top["blocks"], top["plans"], B)
-            maps = self._fold("top", top["maps"], R)
-            rhs = _add_at(A.new_zeros(B, nt * R), maps, r.reshape(B, -1)).view(B, nt, R)
-            ut = torch.cholesky_solve(rhs, torch.linalg.cholesky(A)).neg_()
-            us = _take(ut.reshape(B, -1), maps).view(B * n_p, -1, R)
-            ui = torch.linalg.solve_triangular(L.mT, Y.mT @ us + y, upper=True).neg_()
-            u = torch.cat([ui, us, g], -2)
+        solve_top = self._top_periodic if self.periodic else self._top_affine
+        u = solve_top(L, Afi, rows, u_top, B, R)
         # back-substitution: each level gathers its patches' boundary values from its parents' dofs
         full, rows, parent = u, B, ("split", sp["maps"])  # split patches' dofs (B * n_p, size, R): a row per sample
         for level in range(len(self.layouts) - 1, -1, -1):
@@ -374,6 +362,58 @@ class Condensation:
             full, rows, parent = torch.cat([ui, u], -2), L.shape[0], (level, self.layouts[level]["maps"])
         ue = _take(full.view(B, -1), self._fold("elements", self.element_dofs, R))
         return ue.view(B, R, ne, n_el).permute(0, 3, 2, 1)
+
+    def _top_affine(self, L, Afi, rows, u_top, B: int, R: int) -> torch.Tensor:
+        """Split-level dofs (B * n_p, size, R): prescribed cell boundary, condensed top, patch interiors."""
+        sp, top = self.split, self.top
+        blk, n_p = sp["blocks"], sp["patches"]
+        ni = blk.ni
+        g = u_top[:, sp["given"]].flatten(1, 2)  # (B, n_p * prescribed dofs, R)
+        load = sp["load"]
+        Ag = _add_at(u_top.new_zeros(B, n_p * blk.rows * R), self._fold("load", load["row"], R),
+                     (_take(rows, load["src"]).unsqueeze(-1) * g[:, load["col"]]).flatten(1))
+        Ag, g = Ag.view(B * n_p, blk.rows, R), g.view(B * n_p, blk.ng, R)  # the prescribed values' load
+        y = torch.linalg.solve_triangular(L, Ag[:, :ni], upper=False)
+        if top is None:
+            ui = torch.linalg.solve_triangular(L.mT, y, upper=True).neg_()
+            return torch.cat([ui, g], -2)
+        Y = torch.linalg.solve_triangular(L, Afi[0].mT, upper=False).mT
+        S = self._schur("split", Y, rows, sp["ff"])
+        r = Ag[:, ni:] - Y @ y  # (B * n_p, free dofs, R)
+        us = self._solve_top(S, r, B, R)
+        ui = torch.linalg.solve_triangular(L.mT, Y.mT @ us + y, upper=True).neg_()
+        return torch.cat([ui, us, g], -2)
+
+    def _top_periodic(self, L, Afi, rows, strains, B: int, R: int) -> torch.Tensor:
+        """Split-level dofs (B * n_p, size, R) of a periodic cell: each patch's boundary values are its
+        top (periodic) dofs plus the affine jump ``c = ε · jump`` of the nodes beyond the faces, so the
+        top load is ``−Σ_p M_pᵀ S_p c_p``; the origin node is pinned (translations cost no energy)."""
+        sp = self.split
+        n_p = sp["patches"]
+        c = torch.einsum("pnk,rck->pncr", sp["jump"], strains.to(sp["jump"]))  # (n_p, nodes, dim, R)
+        c = c.reshape(1, n_p, -1, R).expand(B, -1, -1, -1).reshape(B * n_p, -1, R).to(rows.dtype)
+        Y = torch.linalg.solve_triangular(L, Afi[0].mT, upper=False).mT
+        S = self._schur("split", Y, rows, sp["ff"])
+        us = self._solve_top(S, S @ c, B, R, pin=self.dim) + c
+        ui = torch.linalg.solve_triangular(L.mT, Y.mT @ us, upper=True).neg_()
+        return torch.cat([ui, us], -2)
+
+    def _solve_top(self, S, r, B: int, R: int, pin: int = 0) -> torch.Tensor:
+        """Free boundary values (B * n_p, nf, R) of the split patches from the top system
+        ``A w = −Σ_p M_pᵀ r_p`` (A assembled from the patches' Schur complements ``S``); the first
+        ``pin`` top dofs are held at zero."""
+        top = self.top
+        nt = top["n_int"]
+        (A,) = self._gather("top", S.view(B, -1), top["blocks"], top["plans"], B)
+        maps = self._fold("top", top["maps"], R)
+        rhs = _add_at(A.new_zeros(B, nt * R), maps, r.reshape(B, -1)).view(B, nt, R)
+        if pin:
+            A[:, :pin, :] = 0.0
+            A[:, :, :pin] = 0.0
+            A[:, range(pin), range(pin)] = 1.0
+            rhs[:, :pin] = 0.0
+        ut = torch.cholesky_solve(rhs, torch.linalg.cholesky(A)).neg_()
+        return _take(ut.reshape(B, -1), maps).view(B * self.split["patches"], -1, R)
 
     def _fold(self, key, idx: torch.Tensor, R: int) -> torch.Tensor:
         """Flat index of every component of ``idx``'s node-major R-vectors: ``(idx * R + r)``, r last.

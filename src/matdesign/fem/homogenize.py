@@ -1,7 +1,9 @@
 """Effective (homogenized) elastic properties of voxel fields: bulk modulus with gradients, stiffness.
 
-Each voxel is one element with its own (E, ν); displacements ``u = ε·x`` are prescribed on every
-boundary node (affine/Dirichlet homogenization). For ``ε = I`` Hill's lemma gives
+Each voxel is one element with its own (E, ν). Boundary conditions (``bc``): ``"affine"`` prescribes
+``u = ε·x`` on every boundary node (the paper's cell; an upper estimate of the composite's moduli);
+``"periodic"`` seeks ``u = ε·x + ũ`` with ``ũ`` periodic (opposite faces identified: the cell is one
+tile of an infinite periodic composite). For ``ε = I`` Hill's lemma gives
 ``tr⟨σ⟩ = 2W/V`` (unit strain amplitude), so ``K = 2W / (dim² V)``; ``W = ½ Σ_e (λ_e u_eᵀK_λu_e +
 μ_e u_eᵀK_μu_e)`` and, as ``u`` minimizes ``W`` over the free dofs, ``dW/dλ_e = ½ u_eᵀK_λu_e`` and
 ``dW/dμ_e = ½ u_eᵀK_μu_e`` exactly: one solve gives K and its gradient (no adjoint solve).
@@ -22,16 +24,20 @@ from matdesign.errors import InputError
 from matdesign.fem.backends import CondenseBackend, PCGBackend, ScipyBackend
 from matdesign.fem.elements import VOIGT_PAIRS
 from matdesign.fem.grid import VoxelGrid
+from matdesign.fem.periodic_grid import PeriodicVoxelGrid
+from matdesign.fem.periodic_pcg import PeriodicPCGBackend
 from matdesign.fem.moduli import lame, lame_derivatives
 from matdesign.fem.threads import ChunkPool
 from matdesign.fem.validate import as_fields, to_output
 
 SOLVERS = ("auto", "condense", "pcg", "scipy")
+BOUNDARY_CONDITIONS = ("affine", "periodic")
 
 
-def auto_solver(dim: int, size: int, device) -> str:
-    """Default solver: exact condensation for 2D grids up to 128² (contrast-independent), else PCG."""
-    return "condense" if dim == 2 and size <= 128 else "pcg"
+def auto_solver(dim: int, size: int, device, bc: str = "affine") -> str:
+    """Default solver: exact condensation for 2D grids up to 128² (periodic: 256²; contrast-independent),
+    else PCG."""
+    return "condense" if dim == 2 and size <= (256 if bc == "periodic" else 128) else "pcg"
 
 
 def unit_strains(dim: int, case: str) -> torch.Tensor:
@@ -67,12 +73,13 @@ class Homogenizer:
     adds the rigid motions of the field's stiff particles as a coarse space where the contrast is high
     (fewer iterations, same solution; see :mod:`matdesign.fem.deflation`). After each call ``last_info`` holds
     ``solver``, ``iterations`` (per sample, PCG) , ``residual``, ``seconds``, ``warm_started``,
-    ``particles`` (per sample, PCG: particles in the coarse space).
+    ``particles`` (per sample, PCG: particles in the coarse space). ``bc``: ``"affine"`` (default, the
+    paper's cell) or ``"periodic"`` (condense or PCG; the PCG without the particle coarse space).
     """
 
     def __init__(self, dim: int, size: int, *, device="cpu", dtype=torch.float64, solver: str = "auto",
                  tol: float = 1e-10, maxiter: int = 1000, warm_start: bool = True, chunk: int | None = None,
-                 deflation: bool = True):
+                 deflation: bool = True, bc: str = "affine"):
         if dim not in (2, 3):
             raise InputError(f"dim={dim!r}: must be 2 or 3")
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
@@ -81,9 +88,11 @@ class Homogenizer:
             raise InputError(f"solver={solver!r}: must be one of {', '.join(SOLVERS)}")
         if not (0 < tol < 1):
             raise InputError(f"tol={tol!r}: must be in (0, 1)")
-        self.dim, self.size = dim, int(size)
-        self.grid = VoxelGrid(dim, self.size, device, dtype)
-        self.solver = auto_solver(dim, self.size, device) if solver == "auto" else solver
+        _check_bc(bc, solver)
+        self.dim, self.size, self.bc = dim, int(size), bc
+        self.solver = auto_solver(dim, self.size, device, bc) if solver == "auto" else solver
+        grid_type = PeriodicVoxelGrid if bc == "periodic" and self.solver == "pcg" else VoxelGrid
+        self.grid = grid_type(dim, self.size, device, dtype)
         self._tol, self._maxiter, self._deflation = tol, maxiter, deflation
         self.backend = self._new_backend()
         self._backends = [self.backend]  # one per thread (condense and scipy keep per-call state)
@@ -91,14 +100,26 @@ class Homogenizer:
         self.warm_start = warm_start
         self.chunk = chunk or _default_chunk(self.solver, self.grid)
         self._state: dict[str, torch.Tensor] = {}
-        self._affine = {c: self.grid.affine(unit_strains(dim, c)) for c in ("bulk", "voigt")}
+        self._load = {c: self._case_load(unit_strains(dim, c)) for c in ("bulk", "voigt")}
         self.last_info: dict = {}
 
-    def _new_backend(self):
+    def _case_load(self, strains: torch.Tensor) -> torch.Tensor:
+        """What the backend takes for the unit strains (R, dim, dim): the affine boundary field, the
+        strains themselves (periodic condensation) or the affine element dofs (periodic PCG)."""
+        if self.bc == "affine":
+            return self.grid.affine(strains)
         if self.solver == "pcg":
+            return self.grid.element_affine(strains)
+        return strains.to(self.grid.device, self.grid.dtype)
+
+    def _new_backend(self):
+        periodic = self.bc == "periodic"
+        if self.solver == "pcg":
+            if periodic:
+                return PeriodicPCGBackend(self.grid, self._tol, self._maxiter)
             return PCGBackend(self.grid, self._tol, self._maxiter, self._deflation)
         if self.solver == "condense":
-            return CondenseBackend(self.grid)
+            return CondenseBackend(self.grid, periodic=periodic)
         return ScipyBackend(self.grid)
 
     def _solve(self, lam: torch.Tensor, mu: torch.Tensor, case: str) -> torch.Tensor:
@@ -119,7 +140,7 @@ class Homogenizer:
 
         def solve(worker, i):
             sl = chunks[i]
-            return self._backends[worker].solve(lam[sl], mu[sl], self._affine[case], None if x0 is None else x0[sl])
+            return self._backends[worker].solve(lam[sl], mu[sl], self._load[case], None if x0 is None else x0[sl])
 
         parts, infos, states = zip(*self._pool.map(solve, len(chunks), workers))
         if self.warm_start and states[0] is not None:
@@ -134,6 +155,7 @@ class Homogenizer:
                           f"(worst relative residual {res.max():.2e})", RuntimeWarning)
         self.last_info = {
             "solver": self.solver,
+            "bc": self.bc,
             "iterations": its,
             "residual": res,
             "converged": converged,
@@ -219,6 +241,13 @@ class Homogenizer:
         return _EnergyForm.apply(E, nu, self.stiffness_with_gradient, self.dim)
 
 
+def _check_bc(bc: str, solver: str) -> None:
+    if bc not in BOUNDARY_CONDITIONS:
+        raise InputError(f"bc={bc!r}: must be one of {', '.join(BOUNDARY_CONDITIONS)}")
+    if bc == "periodic" and solver == "scipy":
+        raise InputError('bc="periodic": use solver="condense" or "pcg" (the SciPy reference is affine only)')
+
+
 def _particles(infos: list, sizes: list):
     """Particles found per sample by the PCG's rigid-mode coarse space (0 where none), or None if not PCG."""
     if not infos or "particles" not in infos[0]:
@@ -257,41 +286,44 @@ class _EnergyForm(torch.autograd.Function):
 
 
 @lru_cache(maxsize=16)
-def _cached(dim: int, size: int, device: str, dtype: torch.dtype, solver: str, tol: float, maxiter: int):
+def _cached(dim: int, size: int, device: str, dtype: torch.dtype, solver: str, tol: float, maxiter: int, bc: str):
     return Homogenizer(dim, size, device=device, dtype=dtype, solver=solver, tol=tol, maxiter=maxiter,
-                       warm_start=False)
+                       warm_start=False, bc=bc)
 
 
-def _prepare(E, nu, dim, solver, tol, maxiter, dtype):
+def _prepare(E, nu, dim, solver, tol, maxiter, dtype, bc):
     """Validate the fields and fetch a cached (stateless) :class:`Homogenizer` for them."""
     if solver not in SOLVERS:
         raise InputError(f"solver={solver!r}: must be one of {', '.join(SOLVERS)}")
+    _check_bc(bc, solver)
     E, nu, was_numpy = as_fields(E, nu, dim)
-    hom = _cached(dim, int(E.shape[-1]), str(E.device), dtype, solver, float(tol), int(maxiter))
+    hom = _cached(dim, int(E.shape[-1]), str(E.device), dtype, solver, float(tol), int(maxiter), bc)
     return hom, E, nu, was_numpy
 
 
-def bulk_modulus(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10, maxiter: int = 1000,
-                 dtype: torch.dtype = torch.float64):
+def bulk_modulus(E, nu, *, dim: int, bc: str = "affine", solver: str = "auto", tol: float = 1e-10,
+                 maxiter: int = 1000, dtype: torch.dtype = torch.float64):
     """Effective bulk modulus K [GPa] of voxel fields E [GPa], ν of shape (..., *grid) → (...).
 
     3D: ``tr⟨σ⟩ / (3 tr ε)`` (exactly ``E/(3(1−2ν))`` for a homogeneous material); 2D: plane-stress
     ``tr⟨σ⟩ / (2 tr ε)`` (exactly ``E/(2(1−ν))``). Numpy in → float64 numpy out; torch in → torch out
     with the input's dtype/device, differentiable w.r.t. E and ν (custom autograd, one solve).
-    ``solver``: see :class:`Homogenizer`; ``dtype``: computation precision.
+    ``bc``: ``"affine"`` (the paper's cell, an upper estimate) or ``"periodic"`` (one tile of a
+    periodic composite); ``solver``: see :class:`Homogenizer`; ``dtype``: computation precision.
     """
-    hom, E, nu, was_numpy = _prepare(E, nu, dim, solver, tol, maxiter, dtype)
+    hom, E, nu, was_numpy = _prepare(E, nu, dim, solver, tol, maxiter, dtype, bc)
     return hom._bulk(E, nu, was_numpy)
 
 
-def effective_stiffness(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10, maxiter: int = 1000,
-                        dtype: torch.dtype = torch.float64):
+def effective_stiffness(E, nu, *, dim: int, bc: str = "affine", solver: str = "auto", tol: float = 1e-10,
+                        maxiter: int = 1000, dtype: torch.dtype = torch.float64):
     """Effective Voigt stiffness [GPa] (..., 3, 3) (2D plane stress) or (..., 6, 6); see :class:`Homogenizer`.
 
     Numpy in → float64 numpy out; torch in → torch out (input dtype/device), differentiable w.r.t.
     every voxel's E and ν (custom autograd, energy form, one solve for all Voigt load cases).
+    ``bc``: ``"affine"`` or ``"periodic"`` as in :func:`bulk_modulus`.
     """
-    hom, E, nu, was_numpy = _prepare(E, nu, dim, solver, tol, maxiter, dtype)
+    hom, E, nu, was_numpy = _prepare(E, nu, dim, solver, tol, maxiter, dtype, bc)
     return hom._stiffness(E, nu, was_numpy)
 
 
