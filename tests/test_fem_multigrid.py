@@ -65,3 +65,28 @@ def test_pcg_dropping_converged_samples_changes_no_result():
     assert torch.equal(i0["iterations"], i1["iterations"])
     torch.testing.assert_close(x1, x0, rtol=1e-12, atol=0)
     torch.testing.assert_close(i1["residual"], i0["residual"], rtol=1e-12, atol=0)
+
+
+def test_periodic_vcycle_is_symmetric_semidefinite_and_converges_on_the_range():
+    """Periodic grid: A is singular (translations); the V-cycle is SPSD and, on the zero-mean fields,
+    M A has its spectrum in (0, 1] with a small condition number."""
+    from matdesign.fem.periodic_grid import PeriodicVoxelGrid
+
+    rng = np.random.default_rng(0)
+    grid = PeriodicVoxelGrid(3, 8)
+    steel = rng.random(grid.n_el) < 0.3
+    E = torch.tensor(np.where(steel, 205.0, 0.016))[None]
+    nu = torch.tensor(np.where(steel, 0.29, 0.49))[None]
+    lam, mu = lame(E, nu, 3)
+    mg = MultigridPreconditioner(grid, lam, mu)
+    assert len(mg.grids) == 2 and mg.grids[1].periodic
+    M = dense(mg, grid)
+    A = dense(lambda u: grid.apply_lame(u, lam, mu), grid)
+    np.testing.assert_allclose(M, M.T, rtol=0, atol=1e-12 * np.abs(M).max())
+    assert np.linalg.eigvalsh(0.5 * (M + M.T)).min() > -1e-12 * np.abs(M).max()
+    Z = np.kron(np.eye(3), np.ones((grid.n_el, 1))) / np.sqrt(grid.n_el)  # orthonormal translations
+    np.testing.assert_allclose(A @ Z, 0, atol=1e-10 * np.abs(A).max())
+    V = np.linalg.svd(np.eye(len(A)) - Z @ Z.T)[0][:, : len(A) - 3]  # basis of the range of A
+    ev = np.sort(np.linalg.eigvals(V.T @ M @ A @ V).real)
+    assert ev[0] > 0 and ev[-1] <= 1 + 1e-9
+    assert ev[-1] / ev[0] < 50
