@@ -4,6 +4,7 @@ the paper's design sampling, and .npz / VTK / PNG output."""
 from matdesign.microstructure.design import Design
 from matdesign.microstructure.generate import generate
 from matdesign.microstructure.render import render_png
+from matdesign.microstructure.rve import generate_rve
 from matdesign.microstructure.sampling import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, sample_design
 from matdesign.microstructure.structure import Microstructure
 
@@ -13,6 +14,7 @@ __all__ = [
     "Microstructure",
     "VOLUME_FRACTION_RANGE",
     "generate",
+    "generate_rve",
     "render_png",
     "sample_design",
 ]

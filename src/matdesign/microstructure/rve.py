@@ -1,0 +1,83 @@
+"""Periodic representative volume elements (RVEs): L×…×L design cells, periodic placement and voxels."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from matdesign.errors import InputError
+from matdesign.materials import Material
+from matdesign.microstructure.generate import _check, generate
+from matdesign.microstructure.periodic import METHODS, place_periodic, rounded_count
+from matdesign.microstructure.structure import Microstructure
+
+PLACEMENTS = METHODS + ("paper",)
+
+
+def voxelize_periodic(centers: np.ndarray, radius: float, size: int) -> np.ndarray:
+    """Boolean mask (size,)*dim of the periodic unit cell: True where the voxel centre
+    ((i + 0.5)/size) is closer than ``radius`` to some periodic image of a centre in ``centers``
+    (n, dim); coordinates relative to the cell, radius <= 1/2. Indices wrap modulo ``size``."""
+    centers = np.asarray(centers, dtype=np.float64)
+    n, dim = centers.shape
+    mask = np.zeros((size,) * dim, dtype=bool)
+    if n == 0 or radius <= 0:
+        return mask
+    width = math.ceil(2.0 * radius * size) + 2
+    offsets = np.stack(np.meshgrid(*[np.arange(width)] * dim, indexing="ij"), axis=-1).reshape(-1, dim)
+    start = np.floor((centers - radius) * size - 0.5).astype(np.int64)
+    index = start[:, None, :] + offsets[None, :, :]  # (n, width^dim, dim), unwrapped
+    delta = (index + 0.5) / size - centers[:, None, :]
+    inside = np.einsum("npd,npd->np", delta, delta) < radius * radius
+    mask[tuple((index[inside] % size).T)] = True
+    return mask
+
+
+def generate_rve(
+    matrix: Material,
+    particle: Material,
+    *,
+    diameter: float,
+    volume_fraction: float,
+    cells: int = 1,
+    size_per_cell: int = 64,
+    dim: int = 2,
+    rng: np.random.Generator | None = None,
+    placement: str = "equilibrated",
+    n_particles: int | None = None,
+) -> Microstructure:
+    """Random periodic RVE of ``cells`` (L) design cells per axis on (size_per_cell·L)^dim voxels.
+
+    ``diameter`` is relative to ONE design cell, so particle and voxel sizes do not depend on L.
+    The count is round-half-up(volume_fraction · L^dim / particle area|volume) unless
+    ``n_particles`` is given. ``placement``: ``"equilibrated"`` (default) or ``"rsa"`` (periodic,
+    minimum-image distances >= diameter, voxels wrap around), or ``"paper"`` (the push-apart inside
+    walls of :func:`generate`, L = 1 only). The returned Microstructure describes the whole RVE as
+    its unit cell: ``centers`` in [0, 1)^dim and ``radius`` are relative to the RVE side (multiply by
+    L for design-cell units). Raises InputError for invalid or impossible requests.
+    """
+    if placement not in PLACEMENTS:
+        raise InputError(f"placement={placement!r}: must be one of {PLACEMENTS}")
+    if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)) or cells < 1:
+        raise InputError(f"cells={cells!r}: must be an integer >= 1")
+    rng = np.random.default_rng() if rng is None else rng
+    if placement == "paper":
+        if cells != 1:
+            raise InputError(f"placement='paper' has walls and needs cells=1, got cells={cells}")
+        return generate(matrix, particle, diameter=diameter, volume_fraction=volume_fraction,
+                        size=size_per_cell, dim=dim, rng=rng, n_particles=n_particles)
+    _check(matrix, particle, diameter, volume_fraction, size_per_cell, dim, n_particles)
+    radius = float(diameter) / 2.0
+    if n_particles is None:
+        if volume_fraction > 0 and radius == 0:
+            raise InputError(f"diameter=0 with volume_fraction={volume_fraction}: particles need a diameter")
+        n_particles = 0 if volume_fraction == 0 else rounded_count(volume_fraction, radius, dim, cells)
+    elif n_particles > 0 and radius == 0:
+        raise InputError(f"diameter=0 with n_particles={n_particles}: particles need a diameter")
+    centers = place_periodic(int(n_particles), radius, dim, float(cells), rng, placement) / cells
+    mask = voxelize_periodic(centers, radius / cells, size_per_cell * cells)
+    fields = np.stack(
+        [np.where(mask, getattr(particle, p), getattr(matrix, p)) for p in ("E", "nu", "rho")]
+    ).astype(np.float32)
+    return Microstructure(fields, mask, centers, radius / cells, float(mask.mean()), matrix, particle)
