@@ -1,6 +1,8 @@
 """``matdesign design`` on G, E and ν: verification of the chosen property, refinement, ranking,
 outputs and input errors (the K path is tests/test_pipeline.py)."""
 
+import csv
+import io
 import json
 import math
 
@@ -153,7 +155,15 @@ def test_design_cli_on_G(tiny_model, tmp_path, capsys):
     assert "Top 2 designs for G* = 30 GPa" in printed and "G [GPa]" in printed
     res = json.loads((out / "results.json").read_text())
     assert res["property"] == "G" and res["unit"] == "GPa" and res["target_G"] == 30.0
-    assert "G_mean" in (out / "results.csv").read_text().splitlines()[0]
+    rows = list(csv.DictReader(io.StringIO((out / "results.csv").read_text())))
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(res["designs"]) + 1))
+    for r, rec in zip(rows, res["designs"]):  # one plain row per design, its values those of the JSON
+        stage = rec.get("refined", rec["raw"])
+        assert r["matrix"] == stage["matrix"] and float(r["E_matrix"]) == MaterialTable.builtin()[
+            MaterialTable.builtin().index(r["matrix"])].E
+        assert float(r["G"]) == pytest.approx(stage["G_mean"], nan_ok=True)
+        assert float(r["G_cell"]) == pytest.approx(rec["G_cell"]["G_mean"], nan_ok=True)
+        assert r["within_tolerance"] == str(rec["within_tolerance"]) and r["definition"] == "composite"
     html = (out / "report.html").read_text()
     assert "Target G* = 30 GPa (shear modulus)" in html
     best = res["designs"][0]
@@ -163,7 +173,8 @@ def test_design_cli_on_G(tiny_model, tmp_path, capsys):
         table = MaterialTable.builtin()
         d = Design(table[table.index(stage["matrix"])], table[table.index(stage["particle"])],
                    stage["diameter"], stage["volume_fraction"])
-        again = verify(d, size=16, dim=2, n=3, rng=np.random.default_rng([0, best["sample"]]), prop="G")
+        again = verify(d, size=16, dim=2, n=3, rng=np.random.default_rng([0, best["sample"]]), prop="G",
+                       definition="composite")
         assert again.mean == pytest.approx(stage["G_mean"], rel=1e-10)
         assert math.isclose(stage["relative_error"], abs(again.mean - 30) / 30, rel_tol=1e-9)
 

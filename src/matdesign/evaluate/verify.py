@@ -1,5 +1,5 @@
 """Verification of a design: FEM effective property (K_θ; or G, E, ν) averaged over fresh random
-arrangements (sec. 6.2)."""
+arrangements (sec. 6.2), in the composite's or the paper's definition (:mod:`matdesign.evaluate.definition`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import numpy as np
 from scipy import stats
 
 from matdesign.errors import InputError
+from matdesign.evaluate.definition import Definition, get_definition
 from matdesign.microstructure import Design, generate
+from matdesign.microstructure.rve import generate_rve
 
 PROPERTIES = {"K": ("K", "bulk modulus", "GPa"), "G": ("G", "shear modulus", "GPa"),
               "E": ("E", "Young's modulus", "GPa"), "nu": ("ν", "Poisson ratio", "")}
@@ -33,8 +35,9 @@ class Verification:
     ``mean`` mean, ``std`` sample standard deviation, ``sem`` standard error of the mean, ``ci95``
     95 % t-interval of the mean, ``samples`` (n,) the value of each arrangement, ``seeds`` and
     ``n_particles`` reproduce arrangement i as ``generate(..., rng=default_rng(seeds[i]),
-    n_particles=n_particles[i])``; ``converged`` = sem/|mean| < the tolerance; ``flags``/``message``
-    say why a failed verification (mean = nan) failed. Units: :data:`PROPERTIES`.
+    n_particles=n_particles[i])`` (paper) or ``generate_rve`` (composite); ``converged`` = sem/|mean| <
+    the tolerance; ``flags``/``message`` say why a failed verification (mean = nan) failed;
+    ``definition``: "composite" or "paper". Units: :data:`PROPERTIES`.
     """
 
     mean: float
@@ -48,6 +51,7 @@ class Verification:
     flags: list[str] = field(default_factory=list)
     message: str = ""
     prop: str = "K"
+    definition: str = "paper"
 
     @property
     def K(self) -> float:
@@ -71,20 +75,21 @@ def stochastic_round(x: float, rng: np.random.Generator) -> int:
     return int(low + (rng.random() < x - low))
 
 
-def failed(flag: str, message: str, prop: str = "K") -> Verification:
+def failed(flag: str, message: str, prop: str = "K", definition: str = "paper") -> Verification:
     """A verification that could not run (mean = nan)."""
     nan = float("nan")
-    return Verification(nan, nan, nan, (nan, nan), np.zeros(0), [], [], False, [flag], message, prop)
+    return Verification(nan, nan, nan, (nan, nan), np.zeros(0), [], [], False, [flag], message, prop, definition)
 
 
 def verify(design: Design, *, size: int, dim: int, n: int = 10, rng: np.random.Generator,
            adaptive: bool = False, rel_sem_tol: float = 0.0025, n_max: int = 200, batch: int = 10,
-           fem_options: dict | None = None, prop: str = "K") -> Verification:
+           fem_options: dict | None = None, prop: str = "K", definition: str | Definition = "paper") -> Verification:
     """Mean FEM property ``prop`` (:data:`PROPERTIES`, default the bulk modulus K) of ``n`` fresh random
-    microstructures of ``design`` (size^dim grid).
+    arrangements of ``design``: ``definition="paper"`` one walled size^dim cell with affine boundary
+    conditions; ``"composite"`` periodic RVEs (:data:`~matdesign.evaluate.definition.DEFINITIONS`).
 
-    Each arrangement's particle count is the stochastically rounded expected count; all ``n`` are
-    solved as one batch. ``adaptive``: then add ``batch`` arrangements at a time until
+    Each arrangement's particle count is the stochastically rounded expected count (of the RVE); all
+    ``n`` are solved as one batch. ``adaptive``: then add ``batch`` arrangements at a time until
     sem/|mean| < ``rel_sem_tol`` or ``n_max`` arrangements. An invalid backprojection
     (``diagnostics["valid"]`` false) or a design that cannot be placed gives a failed result
     (mean = nan, flags ``invalid_design`` / ``infeasible``) instead of an error.
@@ -92,27 +97,30 @@ def verify(design: Design, *, size: int, dim: int, n: int = 10, rng: np.random.G
     :func:`matdesign.fem.effective_stiffness` (G, E, ν).
     """
     check_property(prop)
+    definition = get_definition(definition)
     for name, value in (("n", n), ("n_max", n_max), ("batch", batch)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name}={value!r}: must be an integer >= 1")
     if not rel_sem_tol > 0:
         raise InputError(f"rel_sem_tol={rel_sem_tol!r}: must be > 0")
+    name = definition.name
     if not design.diagnostics.get("valid", True):
-        return failed("invalid_design", f"backprojection flags {design.diagnostics.get('flags')}", prop)
-    expected = design.expected_particle_count(dim)
+        return failed("invalid_design", f"backprojection flags {design.diagnostics.get('flags')}", prop, name)
+    expected = design.expected_particle_count(dim) * definition.grid(dim, size)[0] ** dim
     if not math.isfinite(expected):
-        return failed("infeasible", f"volume_fraction={design.volume_fraction} with diameter={design.diameter}", prop)
+        return failed("infeasible", f"volume_fraction={design.volume_fraction} with diameter={design.diameter}",
+                      prop, name)
     values, seeds, counts = [], [], []
     todo = n
     while todo:
         try:
-            v, s, c = _solve_batch(design, expected, todo, size, dim, rng, fem_options or {}, prop)
+            v, s, c = _solve_batch(design, expected, todo, size, dim, rng, fem_options or {}, prop, definition)
         except InputError as err:
-            return failed("infeasible", str(err), prop)
+            return failed("infeasible", str(err), prop, name)
         values, seeds, counts = values + v, seeds + s, counts + c
         mean, sem = float(np.mean(values)), _sem(values)
         todo = min(batch, n_max - len(values)) if adaptive and not sem < rel_sem_tol * abs(mean) else 0
-    return _summary(np.asarray(values), seeds, counts, rel_sem_tol, prop)
+    return _summary(np.asarray(values), seeds, counts, rel_sem_tol, prop, name)
 
 
 def effective_property(E, nu, prop: str, *, dim: int, fem_options: dict | None = None) -> np.ndarray:
@@ -126,16 +134,28 @@ def effective_property(E, nu, prop: str, *, dim: int, fem_options: dict | None =
     return np.asarray(isotropic_projection(C, dim)[prop], dtype=np.float64)
 
 
-def _solve_batch(design, expected, count, size, dim, rng, fem_options, prop):
+def arrangement(design: Design, *, size: int, dim: int, seed: int, n_particles: int,
+                definition: str | Definition = "paper"):
+    """Arrangement ``seed`` of ``design`` as verified in ``definition`` (a :class:`Microstructure`):
+    the paper's walled size^dim cell, or the composite's periodic RVE."""
+    definition = get_definition(definition)
+    rng = np.random.default_rng(seed)
+    common = dict(diameter=design.diameter, volume_fraction=design.volume_fraction, dim=dim, rng=rng,
+                  n_particles=n_particles)
+    if definition.placement == "paper":
+        return generate(design.matrix, design.particle, size=size, **common)
+    cells, voxels = definition.grid(dim, size)
+    return generate_rve(design.matrix, design.particle, cells=cells, size_per_cell=voxels,
+                        placement=definition.placement, **common)
+
+
+def _solve_batch(design, expected, count, size, dim, rng, fem_options, prop, definition):
     """``prop`` (list) of ``count`` new arrangements solved as one FEM batch, their seeds and counts."""
     seeds = [int(s) for s in rng.integers(0, 2**63 - 1, size=count)]
     counts = [stochastic_round(expected, rng) for _ in range(count)]
-    fields = np.stack([
-        generate(design.matrix, design.particle, diameter=design.diameter,
-                 volume_fraction=design.volume_fraction, size=size, dim=dim,
-                 rng=np.random.default_rng(seed), n_particles=k).fields
-        for seed, k in zip(seeds, counts)
-    ]).astype(np.float64)
+    fields = np.stack([arrangement(design, size=size, dim=dim, seed=seed, n_particles=k, definition=definition).fields
+                       for seed, k in zip(seeds, counts)]).astype(np.float64)
+    fem_options = {"bc": definition.bc, **fem_options}
     values = effective_property(fields[:, 0], fields[:, 1], prop, dim=dim, fem_options=fem_options)
     return values.tolist(), seeds, counts
 
@@ -144,7 +164,7 @@ def _sem(x) -> float:
     return float(np.std(x, ddof=1) / math.sqrt(len(x))) if len(x) > 1 else float("nan")
 
 
-def _summary(x: np.ndarray, seeds, counts, rel_sem_tol, prop) -> Verification:
+def _summary(x: np.ndarray, seeds, counts, rel_sem_tol, prop, definition) -> Verification:
     mean = float(x.mean())
     if len(x) > 1:
         std, sem = float(x.std(ddof=1)), _sem(x)
@@ -152,7 +172,7 @@ def _summary(x: np.ndarray, seeds, counts, rel_sem_tol, prop) -> Verification:
     else:
         std = sem = half = float("nan")
     return Verification(mean, std, sem, (mean - half, mean + half), x, seeds, counts,
-                        bool(sem < rel_sem_tol * abs(mean)), prop=prop)
+                        bool(sem < rel_sem_tol * abs(mean)), prop=prop, definition=definition)
 
 
 def sample_K(fields, *, dim: int | None = None, fem_options: dict | None = None):

@@ -64,6 +64,8 @@ def place_periodic(
     if method not in METHODS:
         raise InputError(f"method={method!r}: must be one of {METHODS}")
     check_periodic(n, radius, dim, box)
+    if n == 0 or radius == 0:  # nothing to keep apart
+        return rng.uniform(0.0, box, (n, dim))
     if method == "rsa":
         x = rsa(n, radius, dim, box, rng, RSA_BUDGET * max(n, 1))
         if len(x) < n:

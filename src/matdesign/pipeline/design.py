@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
 from matdesign.evaluate import PROPERTIES, Verification, check_property, density, sample_property, verify
+from matdesign.evaluate.definition import DEFAULT_DEFINITION, get_definition
 from matdesign.fem import bulk_from_young
 from matdesign.fem.moduli import young_poisson
 from matdesign.guidance import (
@@ -181,7 +182,8 @@ def probability_within(verification: Verification, target: float, tolerance: flo
 @dataclass
 class Candidate:
     """One generated sample: raw backprojected design, its verification, the target property of the
-    generated sample itself (``value_s``; K_s for K), and the refinement."""
+    generated sample itself (``value_s``; K_s for K), the refinement, and ``cell``: the final design's
+    property in the paper's cell definition (None when the run already uses it)."""
 
     sample: int
     design: Design
@@ -189,6 +191,7 @@ class Candidate:
     value_s: float
     refinement: Refinement | None = None
     p_within: float = 0.0
+    cell: Verification | None = None
 
     @property
     def final_design(self) -> Design:
@@ -282,6 +285,7 @@ def design(
     seed: int = 0,
     grad_scale: tuple[float, float, float] | None = None,
     step_clip: float | None = None,
+    definition: str = DEFAULT_DEFINITION,
     progress: bool = True,
 ) -> DesignResult:
     """Designs whose verified ``property`` matches ``target``: "K" bulk modulus (default), "G" shear
@@ -298,9 +302,13 @@ def design(
     errors are relative to the target for the moduli and absolute for ν; materials: a CSV path or
     MaterialTable restricting the designs (default: the model's table); step_clip: the guidance trust
     region C (each sample's guidance step RMS ≤ C·√(1−ᾱ_t); beyond the paper); None → the default
-    (:data:`DEFAULT_STEP_CLIP`), inf → the paper's unclipped step.
+    (:data:`DEFAULT_STEP_CLIP`), inf → the paper's unclipped step; definition: the property that
+    verification, refinement, tolerance and ranking use — "composite" (default: the bulk composite,
+    periodic RVEs) or "paper" (the paper's walled cell with affine boundary conditions); with
+    "composite" every design also carries its paper-cell value (``Candidate.cell``).
     """
     prop = check_property(property)
+    definition = get_definition(definition).name
     objective = objective or ("relative" if prop == "nu" else "absolute")
     if dim not in (2, 3):
         raise InputError(f"dim={dim!r}: must be 2 or 3")
@@ -334,7 +342,7 @@ def design(
     value_s = np.atleast_1d(sample_property(fields, prop, dim=dim))
     designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)
     candidates = [Candidate(i, d, verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]),
-                                         prop=prop), float(value_s[i]))
+                                         prop=prop, definition=definition), float(value_s[i]))
                   for i, d in enumerate(tqdm(designs, desc="verify", disable=not progress, leave=False))]
     seconds["verify"] = time.perf_counter() - tic
 
@@ -343,13 +351,20 @@ def design(
         for c in tqdm(candidates, desc="refine", disable=not progress, leave=False):
             if c.verification.ok:
                 c.refinement = refine_volume_fraction(c.design, target, size=size, dim=dim, n=verify_n,
-                                                      seed=seed * 1000 + c.sample, prop=prop)
+                                                      seed=seed * 1000 + c.sample, prop=prop, definition=definition,
+                                                      fresh_seed=[seed, c.sample, 1])
         seconds["refine"] = time.perf_counter() - tic
+    if definition != "paper":
+        tic = time.perf_counter()
+        for c in tqdm(candidates, desc="cell", disable=not progress, leave=False):
+            c.cell = verify(c.final_design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, c.sample, 2]),
+                            prop=prop, definition="paper")
+        seconds["cell"] = time.perf_counter() - tic
     result = DesignResult(target, dim, size, candidates, fields, seconds=seconds, prop=prop, settings={
         f"target_{prop}": target, "property": prop, "dim": dim, "samples": int(samples), "steps": int(steps),
         "objective": objective, "density_weight": density_weight, "refine": refine,
         **({"refine_note": refine_note} if refine_note else {}), "tolerance": tolerance, "rank": rank,
-        "verify_n": verify_n, "model": str(model or default_model_path(dim)), "device": device, "seed": int(seed),
+        "verify_n": verify_n, "definition": definition, "model": str(model or default_model_path(dim)), "device": device, "seed": int(seed),
         "grad_scale": list(config.grad_scale), "step_clip": config.step_clip, "materials": str(materials or "builtin"),
         "material_sha256": table.sha256()})
     return rank_candidates(result, tolerance, rank)

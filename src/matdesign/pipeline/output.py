@@ -13,7 +13,8 @@ import numpy as np
 
 from matdesign.atomic import write_text_atomic
 from matdesign.evaluate import PROPERTIES, density
-from matdesign.microstructure import generate, render_png
+from matdesign.evaluate.verify import arrangement
+from matdesign.microstructure import render_png
 from matdesign.pipeline.design import Candidate, DesignResult
 from matdesign.pipeline.report import figure_png, write_report
 
@@ -49,12 +50,23 @@ def candidate_record(result: DesignResult, c: Candidate, rank: int) -> dict:
         }
 
     record = {"rank": rank, "sample": c.sample, f"{p}_s": c.value_s, "p_within_tolerance": c.p_within,
+              "within_tolerance": within_tolerance(result, c),
+              "definition": c.final_verification.definition,
               "raw": part(c.design, c.verification, result.error(c, refined=False))}
+    if c.cell is not None:
+        record[f"{p}_cell"] = {f"{p}_mean": c.cell.mean, f"{p}_std": c.cell.std, f"{p}_sem": c.cell.sem,
+                               "n_arrangements": c.cell.n, "arrangement_seeds": c.cell.seeds}
     if c.refinement:
         record["refined"] = part(c.refinement.design, c.refinement.verification, result.error(c))
         record["refined"]["vf_trace"] = c.refinement.trace
         record["refined"]["bracketed"] = c.refinement.bracketed
     return record
+
+
+def within_tolerance(result: DesignResult, c: Candidate) -> bool:
+    """Whether the candidate's verified mean lies within ±tolerance·scale of the target."""
+    err = result.error(c)
+    return bool(err <= result.settings["tolerance"]) if math.isfinite(err) else False
 
 
 def summary_rows(result: DesignResult, n: int) -> list[dict]:
@@ -72,6 +84,7 @@ def summary_rows(result: DesignResult, n: int) -> list[dict]:
             value_col: f"{_fmt(v.mean, '.4g')} ± {_fmt(v.std, '.2g')}",
             "error": _error_text(result, result.error(c)),
             "raw error": _error_text(result, result.error(c, refined=False)),
+            **({f"{symbol} cell": _fmt(c.cell.mean, '.4g')} if c.cell is not None else {}),
             f"P(±{tol:g})" if result.prop == "nu" else f"P(±{100 * tol:g} %)": _fmt(c.p_within, ".2f"),
             "ρ [g/cm³]": _fmt(density(d), ".3g"),
         })
@@ -124,7 +137,7 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
                "settings": result.settings, "seconds": result.seconds,
                "command": command, "versions": versions or {}, "designs": records}
     write_text_atomic(out / "results.json", json.dumps(payload, indent=2, default=float))
-    write_text_atomic(out / "results.csv", _csv(records, result.prop))
+    write_text_atomic(out / "results.csv", _csv(result))
 
     images = []
     for rank, c in enumerate(result.top(top), 1):
@@ -132,9 +145,8 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
         v = c.final_verification
         if not v.ok or not v.seeds:
             continue
-        ms = generate(d.matrix, d.particle, diameter=d.diameter, volume_fraction=d.volume_fraction,
-                      size=result.size, dim=result.dim, rng=np.random.default_rng(v.seeds[0]),
-                      n_particles=v.n_particles[0])
+        ms = arrangement(d, size=result.size, dim=result.dim, seed=v.seeds[0], n_particles=v.n_particles[0],
+                         definition=v.definition)
         png = render_png(ms, out / f"design_{rank}.png")
         images.append((f"#{rank}: {d.matrix.name} + {d.particle.name}, {symbol} = {v.mean:.4g}{unit}",
                        png.read_bytes()))
@@ -154,20 +166,28 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
     return out
 
 
-def _csv(records: list[dict], p: str) -> str:
+def _csv(result: DesignResult) -> str:
+    """One row per design (final: refined where refined), in rank order: the plain columns of the
+    design and its verified property — ``K`` (the run's definition: composite by default), ``K_sem``,
+    ``K_cell`` (the paper's cell), ``within_tolerance`` (named after the property for G, E, ν)."""
+    p = result.prop
     buf = io.StringIO()
-    cols = ["rank", "sample", "stage", "matrix", "particle", "diameter", "volume_fraction", "particle_count",
-            f"{p}_mean", f"{p}_std", f"{p}_sem", "relative_error", "density", f"{p}_s", "p_within_tolerance",
-            "arrangement_seeds"]
-    writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    cols = ["rank", "matrix", "particle", "E_matrix", "nu_matrix", "E_particle", "nu_particle", "diameter",
+            "volume_fraction", p, f"{p}_sem", f"{p}_std", f"{p}_cell", "within_tolerance", "relative_error",
+            "p_within_tolerance", "density", "particle_count", "definition", "sample", "refined"]
+    writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     writer.writeheader()
-    for r in records:
-        for stage in ("raw", "refined"):
-            if stage in r:
-                writer.writerow({**r[stage], "rank": r["rank"], "sample": r["sample"], "stage": stage,
-                                 f"{p}_s": r[f"{p}_s"],
-                                 "p_within_tolerance": r["p_within_tolerance"],
-                                 "arrangement_seeds": " ".join(map(str, r[stage]["arrangement_seeds"]))})
+    for rank, c in enumerate(result.candidates, 1):
+        d, v = c.final_design, c.final_verification
+        cell = c.cell.mean if c.cell is not None else (v.mean if v.definition == "paper" else math.nan)
+        writer.writerow({
+            "rank": rank, "matrix": d.matrix.name, "particle": d.particle.name, "E_matrix": d.matrix.E,
+            "nu_matrix": d.matrix.nu, "E_particle": d.particle.E, "nu_particle": d.particle.nu,
+            "diameter": d.diameter, "volume_fraction": d.volume_fraction, p: v.mean, f"{p}_sem": v.sem,
+            f"{p}_std": v.std, f"{p}_cell": cell, "within_tolerance": within_tolerance(result, c),
+            "relative_error": result.error(c), "p_within_tolerance": c.p_within, "density": density(d),
+            "particle_count": d.expected_particle_count(result.dim), "definition": v.definition,
+            "sample": c.sample, "refined": c.refinement is not None})
     return buf.getvalue()
 
 

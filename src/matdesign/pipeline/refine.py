@@ -39,14 +39,17 @@ class Refinement:
 def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int, n: int = 10,
                            seed: int = 0, iterations: int = 6, rel_tol: float = 0.002,
                            vf_min: float | None = None, vf_max: float | None = None, fem_options: dict | None = None,
-                           prop: str = "K") -> Refinement:
+                           prop: str = "K", definition: str = "paper", fresh_seed=None) -> Refinement:
     """Search vf ∈ [vf_min, vf_max] (default: the training range, ``VOLUME_FRACTION_RANGE``) for
     X_θ(vf) = ``target`` [GPa],
     X = ``prop`` (one of :data:`REFINABLE`, default the bulk modulus K).
 
     Stops after ``iterations`` interior evaluations or when |X/X* − 1| < ``rel_tol``. If the target
     lies outside [X(vf_min), X(vf_max)] the nearer end is returned (``bracketed=False``); a design whose
-    particles cannot be placed at any vf in range (diameter 0) is returned unchanged.
+    particles cannot be placed at any vf in range (diameter 0) is returned unchanged. ``definition``:
+    the property's definition (:func:`~matdesign.evaluate.verify`). ``fresh_seed``: if given, the
+    returned verification is a new one on arrangements of that seed, which the search never saw (the
+    search's own value at the chosen vf is selected for being close to the target, so it is optimistic).
     """
     if prop not in REFINABLE:
         raise InputError(f"property={prop!r}: refinement needs one of {', '.join(REFINABLE)} (monotone in vf)")
@@ -58,7 +61,7 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
     def evaluate(vf: float) -> float:
         candidate = replace(design, volume_fraction=float(vf), diagnostics={})
         res = verify(candidate, size=size, dim=dim, n=n, rng=np.random.default_rng(seed), fem_options=fem_options,
-                     prop=prop)
+                     prop=prop, definition=definition)
         results[vf] = res
         trace.append((float(vf), res.mean))
         return res.mean - target
@@ -92,4 +95,7 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
     best_vf = min(finite, key=lambda p: abs(p[1] - target))[0]
     best = replace(design, volume_fraction=best_vf,
                    diagnostics={**design.diagnostics, "refined_from_vf": design.volume_fraction})
-    return Refinement(best, results[best_vf], trace, bracketed)
+    checked = results[best_vf] if fresh_seed is None else verify(
+        best, size=size, dim=dim, n=n, rng=np.random.default_rng(fresh_seed), fem_options=fem_options, prop=prop,
+        definition=definition)
+    return Refinement(best, checked, trace, bracketed)

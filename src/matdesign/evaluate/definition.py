@@ -1,0 +1,53 @@
+"""Which effective property a design is verified by: the composite's or the paper's cell's.
+
+``"composite"`` (the product's default): the property of the bulk composite — random periodic
+representative volume elements (RVEs) of ``cells`` design cells per axis, equilibrated hard-disk/sphere
+placement (no walls, no artificial contacts), periodic boundary conditions. Its size and resolution were
+chosen by the convergence study in docs/physics.md ("Composite K").
+``"paper"``: the paper's cell — one design cell, push-apart placement inside walls, affine boundary
+displacements u = ε·x (an upper estimate; what the paper reports and its models were trained on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matdesign.errors import InputError
+
+
+@dataclass(frozen=True)
+class Definition:
+    """How arrangements of a design are built and solved.
+
+    ``bc``: FEM boundary condition (:func:`matdesign.fem.bulk_modulus`); ``placement``: particle
+    placement (:func:`matdesign.microstructure.generate_rve`); ``cells``: RVE side in design cells;
+    ``voxels``: voxels per design cell per axis by dimension (None: the model's grid).
+    """
+
+    name: str
+    bc: str
+    placement: str
+    cells: dict
+    voxels: dict
+
+    def grid(self, dim: int, size: int) -> tuple[int, int]:
+        """``(cells, voxels per cell)`` for ``dim`` and the model's grid ``size``."""
+        return self.cells[dim], self.voxels[dim] or size
+
+
+DEFINITIONS = {
+    "composite": Definition("composite", "periodic", "equilibrated", {2: 2, 3: 1}, {2: 64, 3: 32}),
+    "paper": Definition("paper", "affine", "paper", {2: 1, 3: 1}, {2: None, 3: None}),
+}
+"""The two definitions of a design's effective property, by name."""
+
+DEFAULT_DEFINITION = "composite"
+
+
+def get_definition(name: str | Definition) -> Definition:
+    """The :class:`Definition` named ``name`` (or ``name`` itself), else InputError."""
+    if isinstance(name, Definition):
+        return name
+    if name not in DEFINITIONS:
+        raise InputError(f"definition={name!r}: must be one of {', '.join(DEFINITIONS)}")
+    return DEFINITIONS[name]
