@@ -1,4 +1,5 @@
-"""`matdesign evaluate`: targets, the two verification protocols, resume, tables and figures (tiny model, 16²)."""
+"""`matdesign evaluate`: targets, the two verification protocols, the two definitions of K, resume, tables and
+figures (tiny model, 16²)."""
 
 import json
 import math
@@ -10,6 +11,7 @@ import torch
 from matdesign.cli.main import main
 from matdesign.errors import InputError
 from matdesign.evaluate import MetricsTable, Record, Verification, verify
+from matdesign.fem import bulk_from_young
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 from matdesign.pipeline import evaluation
@@ -114,6 +116,13 @@ def test_evaluation_outputs_and_reproducible_verification(evaluated):
             if "refined" in s:  # re-verified on fresh arrangements, not on the refinement's own
                 ref = verify(_design(table, s["refined"]), size=16, dim=2, n=4, rng=np.random.default_rng([0, i, 1]))
                 assert s["refined"]["paper"]["K"] == pytest.approx(ref.K, rel=1e-12)
+            # the final design's composite K (periodic RVEs) on verify_n arrangements beside the cell's
+            final = "refined" if "refined" in s else "raw"
+            assert s["definition"] == "paper" and s["K_composite"]["stage"] == final and "K_cell" not in s
+            if s[final]["paper"]["K"] is not None:
+                comp = verify(_design(table, s[final]), size=16, dim=2, n=4, rng=np.random.default_rng([0, i, 2]),
+                              definition="composite")
+                assert s["K_composite"]["n"] == 4 and s["K_composite"]["mean"] == pytest.approx(comp.mean, rel=1e-12)
         for stage in ("raw", "refined"):
             for protocol in ("paper", "converged"):
                 eps = [s.get(stage, s["raw"])[protocol]["relative_error"] for s in result["samples"]]
@@ -158,6 +167,8 @@ def test_resume_skips_finished_targets_and_checks_settings(evaluated, tiny_model
         run_evaluation(TARGETS, model=tiny_model, out=out, **{**KW, "samples": 3})
     with pytest.raises(InputError, match="step_clip=0.01, this run has None"):  # the sampler is a resume key
         run_evaluation(TARGETS, model=tiny_model, out=out, **{**KW, "step_clip": math.inf})
+    with pytest.raises(InputError, match="definition='paper', this run has 'composite'"):  # so is what K is
+        run_evaluation(TARGETS, model=tiny_model, out=out, definition="composite", **KW)
     assert sorted(p.name for p in (out / "targets").iterdir()) == ["K20.json", "K20.npz", "K60.json", "K60.npz"]
     assert target_path(out, 62.949, ".json").name == "K62.949.json"  # the decimals are part of the name
     assert not list((out / "targets").glob(".*"))  # no temp files left behind
@@ -199,3 +210,47 @@ def test_unguided_mode_ignores_the_target_and_is_a_resume_key(evaluated, tiny_mo
     assert main(["evaluate", "--model", str(tiny_model), "--targets", "40", "--mode", "sideways",
                  "--out", str(tmp_path / "x")]) == 2
     assert "mode='sideways'" in capsys.readouterr().err
+
+
+def _pair(matrix, particle, vf=0.4) -> Design:
+    table = MaterialTable.builtin()
+    return Design(table[table.index(matrix)], table[table.index(particle)], 0.2, vf, diagnostics={"valid": True})
+
+
+@pytest.mark.parametrize("definition, other, key", [("paper", "composite", "K_composite"),
+                                                    ("composite", "paper", "K_cell")])
+def test_each_design_carries_the_other_definitions_K(definition, other, key):
+    """Rubber with steel disks: the walled affine cell is tens of times stiffer than the bulk composite
+    (walls pin the disks to the affine field); a homogeneous steel "pair" is the same in both."""
+    rubber_steel = _pair("Polyurethane elastomer", "AISI 1018 steel (cold drawn)")
+    steel = _pair("AISI 1018 steel (cold drawn)", "AISI 1018 steel (cold drawn)")
+    res = evaluation.verify_block([(0, rubber_steel), (1, steel)], target=1.0, seed=0, dim=2, size=16, refine=False,
+                                  verify_n=4, sem_tol=0.01, max_arrangements=4, definition=definition)
+    for i, r in enumerate(res):
+        assert r["raw"]["paper"].definition == r["raw"]["converged"].definition == definition
+        assert r["other"].definition == other and r["other"].n == 4
+        again = verify(r["raw"]["design"], size=16, dim=2, n=4, rng=np.random.default_rng([0, i, 2]), definition=other)
+        assert r["other"].mean == pytest.approx(again.mean, rel=1e-12)
+        record = evaluation._sample_json(i, 0.0, r, 1.0, definition)
+        assert record[key]["mean"] == r["other"].mean and record[key]["n"] == 4
+    by = {definition: res[0]["raw"]["paper"], other: res[0]["other"]}
+    cell, comp = by["paper"], by["composite"]
+    assert cell.mean > 10 * comp.mean and cell.samples.min() > comp.samples.max()
+    m, f = rubber_steel.matrix, rubber_steel.volume_fraction  # rigid-disk Hashin–Shtrikman lower bound (2D)
+    K_m, G_m = bulk_from_young(m.E, m.nu, 2), m.E / (2 * (1 + m.nu))
+    assert K_m + f * (K_m + G_m) / (1 - f) < comp.mean < 2 * (K_m + f * (K_m + G_m) / (1 - f))
+    assert res[1]["other"].mean == pytest.approx(res[1]["raw"]["paper"].mean, rel=1e-8)
+
+
+def test_composite_run_records_the_cell_K(tiny_model, tmp_path, one_torch_thread):
+    ev = run_evaluation([40.0], model=tiny_model, out=tmp_path, definition="composite", refine=False,
+                        **{**KW, "samples": 1, "max_arrangements": 4})
+    table = MaterialTable.builtin()
+    (s,) = ev.results[0]["samples"]
+    assert ev.settings["definition"] == s["definition"] == "composite" and "K_composite" not in s
+    d = _design(table, s["raw"])
+    comp = verify(d, size=16, dim=2, n=4, rng=np.random.default_rng([0, 0]), definition="composite")
+    cell = verify(d, size=16, dim=2, n=4, rng=np.random.default_rng([0, 0, 2]), definition="paper")
+    assert s["raw"]["paper"]["K"] == pytest.approx(comp.mean, rel=1e-12)
+    assert s["K_cell"]["mean"] == pytest.approx(cell.mean, rel=1e-12) and s["K_cell"]["stage"] == "raw"
+    assert "K in the composite definition" in (tmp_path / "summary.md").read_text()

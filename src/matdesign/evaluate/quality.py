@@ -89,8 +89,8 @@ class SampleEvaluation:
 
     ``designs`` (B,) backprojected designs; ``reasons`` (B,) :func:`degeneracy` of each;
     ``K_sample`` (B,) FEM K of each field itself [GPa]; ``K_design`` (B,) K of each valid two-phase
-    design on one fresh random arrangement [GPa] (nan for the others and for designs whose
-    particles cannot be placed).
+    design on one fresh random arrangement of the paper's cell, the training data's definition [GPa]
+    (nan for the others and for designs whose particles cannot be placed).
     """
 
     designs: list[Design]
@@ -128,7 +128,7 @@ def evaluate_samples(fields, table, normalization, *, seed: int = 0, progress: b
     K_design = np.full(len(designs), np.nan)
     for i, (d, r) in enumerate(tqdm(list(zip(designs, reasons)), desc="verify", disable=not progress, leave=False)):
         if r == "":
-            K_design[i] = verify(d, size=size, dim=dim, n=1, rng=np.random.default_rng([seed, i])).K
+            K_design[i] = verify(d, size=size, dim=dim, n=1, rng=np.random.default_rng([seed, i]), definition="paper").K
     K_sample = np.concatenate([np.atleast_1d(sample_K(f, dim=dim)) for f in
                                tqdm(np.array_split(x, max(1, len(x) // 16)), desc="K of samples",
                                     disable=not progress, leave=False)])

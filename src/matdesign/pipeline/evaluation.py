@@ -15,6 +15,11 @@ K_θ are the ones ``matdesign design`` reports. Verification runs on Dask worker
 (:func:`matdesign.data.map_blocks`). Each target's result is written atomically to
 ``OUT/targets/K<K*>.json`` (fields in ``.npz``) as soon as it is done; a rerun with the same settings
 skips those targets.
+
+``definition`` (:mod:`matdesign.evaluate.definition`): what K_θ is — "paper" (default: the paper's walled
+cell with affine boundary conditions, in which Table 1 and the documented tables are stated) or
+"composite" (the bulk composite: periodic RVEs). Every final design also carries the other definition's
+K on ``verify_n`` arrangements (``K_composite`` or ``K_cell``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from matdesign.atomic import atomic_path, write_text_atomic
 from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
 from matdesign.evaluate import MetricsTable, Record, metrics, sample_K, verify
+from matdesign.evaluate.definition import get_definition
 from matdesign.materials import MaterialTable
 from matdesign.pipeline.design import (check_target, default_model_path, guided_fields, load_model,
                                        reachable_range, resolve_step_clip)
@@ -43,8 +49,10 @@ PAPER_TARGETS = {2: (4.8, 86.6, 168.5, 250.4, 332.2), 3: (0.9, 83.3, 165.6, 248.
 STAGES = ("raw", "refined")
 PROTOCOLS = ("paper", "converged")
 #: Settings that must match for a stored target result to be reused.
-RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "step_clip", "refine", "verify_n", "sem_tol",
-               "max_arrangements", "model_sha256", "material_sha256")
+RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "step_clip", "definition", "refine", "verify_n",
+               "sem_tol", "max_arrangements", "model_sha256", "material_sha256")
+#: The run's definition → (the other definition, the key of its value in each sample's record).
+OTHER = {"paper": ("composite", "K_composite"), "composite": ("paper", "K_cell")}
 
 
 @dataclass
@@ -106,7 +114,7 @@ def resolve_targets(spec: str, dim: int, *, data=None, table: MaterialTable | No
 
 def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, steps: int = 100, seed: int = 0,
                    objective: str = "absolute", mode: str = "guided", step_clip: float | None = None,
-                   refine: bool = True, verify_n: int = 10,
+                   definition: str = "paper", refine: bool = True, verify_n: int = 10,
                    sem_tol: float = 0.0025, max_arrangements: int = 200,
                    out="evaluate-out", workers: int | None = None, scheduler: str | None = None,
                    device: str = "cpu", skipped=(), command: str = "", progress: bool = True) -> Evaluation:
@@ -115,8 +123,9 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
     ``samples`` guided samples with ``steps`` DDIM steps per target, guided by ``objective`` ("absolute":
     the paper's J₁, or "relative", as in :func:`matdesign.design`); ``mode`` "guided", "unguided" or
     "project" (the paper's Table 3 variants); ``step_clip`` the guidance trust region as in
-    :func:`matdesign.design` (None: the default, 0.01; inf: the paper's unclipped step); ``verify_n`` arrangements in the
-    paper's protocol; ``sem_tol`` (relative standard error) and ``max_arrangements`` for the converged
+    :func:`matdesign.design` (None: the default, 0.01; inf: the paper's unclipped step); ``definition`` the K of
+    every verification and refinement, "paper" (default, as the paper's Table 1) or "composite"; ``verify_n``
+    arrangements in the paper's protocol (and of the other definition's K of each final design); ``sem_tol`` (relative standard error) and ``max_arrangements`` for the converged
     one; ``workers``/``scheduler`` as in :func:`matdesign.data.map_blocks` (default: a local cluster).
     """
     for name, value, low in (("samples", samples, 1), ("steps", steps, 1), ("verify_n", verify_n, 2)):
@@ -126,6 +135,7 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
         raise InputError(f"max_arrangements={max_arrangements} must be >= verify_n={verify_n}")
     if not 0 < sem_tol < 1:
         raise InputError(f"sem_tol={sem_tol!r}: must be a fraction in (0, 1), e.g. 0.0025")
+    definition = get_definition(definition).name
     targets = list(dict.fromkeys(float(t) for t in targets))
     tic = time.perf_counter()
     table = MaterialTable.builtin()
@@ -137,8 +147,7 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
         raise InputError(f"mode={mode!r}: must be guided, unguided or project")
     step_clip = resolve_step_clip(step_clip)
     settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), objective=objective, mode=mode,
-                    step_clip=step_clip,
-                    refine=bool(refine),
+                    step_clip=step_clip, definition=definition, refine=bool(refine),
                     verify_n=int(verify_n), sem_tol=float(sem_tol), max_arrangements=int(max_arrangements),
                     model=str(model_path), model_step=net.step, model_weights=net.info.get("weights", ""),
                     model_sha256=_sha256(model_path if model_path.is_file() else model_path / "model.safetensors"),
@@ -177,7 +186,8 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
     designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)
     seconds["backprojection"] = time.perf_counter() - tic
     tic = time.perf_counter()
-    common = {k: settings[k] for k in ("seed", "dim", "size", "refine", "verify_n", "sem_tol", "max_arrangements")}
+    common = {k: settings[k] for k in ("seed", "dim", "size", "definition", "refine", "verify_n", "sem_tol",
+                                       "max_arrangements")}
     checked = map_blocks(verify_block, [[(i, d)] for i, d in enumerate(designs)], common={**common, "target": target},
                          workers=0 if address is None else None, scheduler=address, progress=progress,
                          desc=f"verify K*={target:g}", unit="design")
@@ -196,8 +206,10 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
         "target": float(target),
         "settings": settings,
         "seconds": seconds,
+        # worker time of the other definition's K (part of "verification"; summed over designs)
+        "seconds_other_definition": sum(c["other_seconds"] for c in checked),
         "metrics": {key: protocol_metrics(recs, target, table) for key, recs in records.items()},
-        "samples": [_sample_json(i, float(K_s[i]), c, target) for i, c in enumerate(checked)],
+        "samples": [_sample_json(i, float(K_s[i]), c, target, settings["definition"]) for i, c in enumerate(checked)],
     }
     with atomic_path(target_path(out, target, ".npz"), suffix=".npz") as tmp:
         np.savez_compressed(tmp, fields=fields.astype(np.float32), K_s=K_s)
@@ -205,26 +217,36 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
     return _clean(result)
 
 
-def verify_block(block, *, target, seed, dim, size, refine, verify_n, sem_tol, max_arrangements) -> list[dict]:
+def verify_block(block, *, target, seed, dim, size, refine, verify_n, sem_tol, max_arrangements,
+                 definition="paper") -> list[dict]:
     """Verification of the designs of one block [(sample index, Design)] (runs on a Dask worker).
 
     Per design: ``{"raw": {"design", "paper", "converged"}}`` and, when refined, ``"refined"`` alike
-    plus ``"trace"`` (the refinement's (vf, K) evaluations). Paper and converged verification share
-    their seed, so the converged run extends the paper's 10 arrangements.
+    plus ``"trace"`` (the refinement's (vf, K) evaluations), all in ``definition``; ``"other"``: the
+    final design's K in the other definition (:data:`OTHER`) on ``verify_n`` arrangements, and
+    ``"other_seconds"`` its cost. Paper and converged verification share their seed, so the converged
+    run extends the paper's 10 arrangements.
     """
 
     def both(design, rng_seed):
         return {"design": design,
-                "paper": verify(design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng(rng_seed)),
+                "paper": verify(design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng(rng_seed),
+                                definition=definition),
                 "converged": verify(design, size=size, dim=dim, n=verify_n, adaptive=True, rel_sem_tol=sem_tol,
-                                    n_max=max_arrangements, batch=verify_n, rng=np.random.default_rng(rng_seed))}
+                                    n_max=max_arrangements, batch=verify_n, rng=np.random.default_rng(rng_seed),
+                                    definition=definition)}
 
     out = []
     for i, design in block:
         res = {"raw": both(design, [seed, i])}  # the seed matdesign design verifies with
         if refine and res["raw"]["paper"].ok:
-            r = refine_volume_fraction(design, target, size=size, dim=dim, n=verify_n, seed=seed * 1000 + i)
+            r = refine_volume_fraction(design, target, size=size, dim=dim, n=verify_n, seed=seed * 1000 + i,
+                                       definition=definition)
             res["refined"] = {**both(r.design, [seed, i, 1]), "trace": r.trace}
+        tic = time.perf_counter()
+        res["other"] = verify(res.get("refined", res["raw"])["design"], size=size, dim=dim, n=verify_n,
+                              rng=np.random.default_rng([seed, i, 2]), definition=OTHER[definition][0])
+        res["other_seconds"] = time.perf_counter() - tic
         out.append(res)
     return out
 
@@ -264,8 +286,9 @@ def _load_done(out, target, settings) -> dict | None:
         raise InputError(f"{path}: not a readable result ({err}); delete it to recompute") from err
     if result.get("target") != target:
         raise InputError(f"{path} holds target {result.get('target')!r}, not {target!r}; use another --out")
-    # results from before `mode` / `step_clip` existed were guided with the paper's unclipped sampler
-    recorded = {"mode": "guided", "step_clip": None, **result["settings"]}
+    # results from before `mode` / `step_clip` / `definition` existed were guided with the paper's unclipped
+    # sampler and verified in the paper's cell
+    recorded = {"mode": "guided", "step_clip": None, "definition": "paper", **result["settings"]}
     diff = [k for k in RESUME_KEYS if recorded.get(k) != settings[k]]
     if diff:
         k = diff[0]
@@ -287,8 +310,12 @@ def _verification_json(v, target) -> dict:
             "n_particles": v.n_particles}
 
 
-def _sample_json(i, K_s, checked, target) -> dict:
-    out = {"sample": i, "K_s": K_s}
+def _sample_json(i, K_s, checked, target, definition) -> dict:
+    other = checked["other"]
+    out = {"sample": i, "K_s": K_s, "definition": definition,
+           OTHER[definition][1]: {"mean": other.mean, "sem": other.sem, "std": other.std, "n": other.n,
+                                  "stage": "refined" if "refined" in checked else "raw", "seeds": other.seeds,
+                                  "n_particles": other.n_particles}}
     for stage, part in checked.items():
         if stage in STAGES:
             out[stage] = {"design": _design_json(part["design"]),
@@ -360,12 +387,17 @@ def summary_markdown(ev: Evaluation) -> str:
     s = ev.settings
     work = [sum(r["seconds"].values()) for r in ev.results]
     per_target = ", ".join(f"{r['target']:.4g}: {w:.0f} s" for r, w in zip(ev.results, work))
+    other = OTHER[s["definition"]][1]
+    other_seconds = sum(r.get("seconds_other_definition", 0.0) for r in ev.results)
     text = [f"# Evaluation of `{s['model']}` (step {s['model_step']}, {s['model_weights'] or 'weights'})", "",
             f"{s['dim']}D {s['size']}^{s['dim']}, {s['samples']} samples per target, {s['steps']} DDIM steps, "
-            f"seed {s['seed']}, paper protocol n = {s['verify_n']}, converged protocol sem < "
+            f"seed {s['seed']}, K in the {s['definition']} definition (each final design also carries its "
+            f"{other}, n = {s['verify_n']}), "
+            f"paper protocol n = {s['verify_n']}, converged protocol sem < "
             f"{100 * s['sem_tol']:g} % of K (at most {s['max_arrangements']} arrangements), "
             f"refinement {'on' if s['refine'] else 'off'}; device {s['device']}.", "",
-            f"Time: {sum(work):.0f} s of sampling, backprojection and verification (per target {per_target}); "
+            f"Time: {sum(work):.0f} s of sampling, backprojection and verification (per target {per_target}; "
+            f"{other}: {other_seconds:.0f} s of worker time); "
             f"{ev.seconds:.0f} s for this call (targets stored by an earlier call are not recomputed).", ""]
     if s.get("command"):
         text += ["```", s["command"], "```", ""]
