@@ -1,20 +1,23 @@
 """The Bayesian-optimisation baseline on a 16×16 grid: seeds, improvement over random search, real
-materials in the final designs, the paper's evaluation inside the loop, input errors and the CLI."""
+materials in the final designs, the paper's evaluation inside the loop, the composite definition (the
+default) beside the paper's cell, input errors and the CLI."""
 
 import json
 
 import numpy as np
 import pytest
 
+from matdesign.baselines import bo
 from matdesign.baselines.bo import (PARAMS, bayesian_optimization, design_to_theta, objective_value,
                                     theta_to_design)
 from matdesign.cli.main import main
 from matdesign.errors import InputError
 from matdesign.evaluate import verify
 from matdesign.materials import MaterialTable
-from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE
+from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design
 
-TINY = dict(size=16, samples=2, iterations=3, init_points=2, eval_n=2, verify_n=2, progress=False)
+# the paper's cell (16², fast) for the algorithm's tests; the composite definition has its own below
+TINY = dict(size=16, samples=2, iterations=3, init_points=2, eval_n=2, verify_n=2, definition="paper", progress=False)
 TARGET = 30.0  # GPa, mid-range in 2D: easy
 
 
@@ -27,7 +30,7 @@ def table():
 def small(one_thread):
     """12 UCB steps after 5 random ones, 3 designs from the surrogate."""
     return bayesian_optimization(TARGET, size=16, samples=3, iterations=12, init_points=5, eval_n=2, verify_n=3,
-                                 seed=0, progress=False)
+                                 seed=0, definition="paper", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +128,39 @@ def test_bad_input_is_an_input_error(kwargs, message):
         bayesian_optimization(**kwargs, progress=False)
 
 
+def test_composite_is_the_default_in_the_search_and_the_verification(one_thread, table):
+    res = bayesian_optimization(TARGET, seed=0, **{**TINY, "iterations": 1, "definition": "composite"})
+    assert res.settings["definition"] == "composite" and res.fields.shape[-2:] == (128, 128)  # 2×2 cells of 64²
+    for it, e in enumerate(res.runs[0].trace):  # the objective is the composite K
+        d = theta_to_design(np.array(e["theta"]), table, 2)
+        v = verify(d, size=16, dim=2, n=2, rng=np.random.default_rng([0, 0, 0, it]), definition="composite")
+        assert v.K == pytest.approx(e["K"], rel=1e-12)
+    for c in res.candidates:  # one run: sample = the design's index in it
+        assert c.verification.definition == "composite" and c.cell.definition == "paper" and c.cell.n == 2
+        cell = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([0, 0, 3, c.sample]),
+                      definition="paper")
+        assert c.cell.mean == pytest.approx(cell.mean, rel=1e-12)
+    assert all(c.cell is None for c in bayesian_optimization(TARGET, seed=0, **{**TINY, "iterations": 1}).candidates)
+
+
+def test_rubber_with_steel_is_far_softer_as_a_composite_than_in_the_walled_cell(one_thread, table, monkeypatch):
+    """The final verification in the composite definition, the cell value beside it: rubber with 40 % steel
+    disks (the walled affine cell pins the disks: tens of times stiffer); steel with steel: the same."""
+    def pair(m, p):
+        return Design(table[table.index(m)], table[table.index(p)], 0.2, 0.4, diagnostics={"valid": True})
+
+    designs = [pair("Polyurethane elastomer", "AISI 1018 steel (cold drawn)"),
+               pair("AISI 1018 steel (cold drawn)", "AISI 1018 steel (cold drawn)")]
+    monkeypatch.setattr(bo, "surrogate_designs", lambda *a, **k: designs)
+    res = bayesian_optimization(TARGET, seed=0, rank="error", **{**TINY, "iterations": 1, "verify_n": 4,
+                                                                  "definition": "composite"})
+    by = {c.design.matrix.name: c for c in res.candidates}
+    rubber, steel = by["Polyurethane elastomer"], by["AISI 1018 steel (cold drawn)"]
+    assert rubber.cell.mean > 10 * rubber.verification.mean
+    assert rubber.cell.samples.min() > rubber.verification.samples.max()
+    assert steel.cell.mean == pytest.approx(steel.verification.mean, rel=1e-8)
+
+
 def test_cli_writes_design_outputs_and_the_trace(one_thread, tmp_path, capsys, table):
     out = tmp_path / "bo"
     code = main(["baseline", "bo", "--target-K", "30", "--samples", "2", "--iterations", "2", "--init-points", "2",
@@ -133,8 +169,13 @@ def test_cli_writes_design_outputs_and_the_trace(one_thread, tmp_path, capsys, t
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["method"] == "bo" and len(results["designs"]) == 4
     assert all(d["raw"]["matrix"] in table.names for d in results["designs"])
+    assert results["settings"]["definition"] == "composite"  # the default, with the cell K beside it
+    assert all(d["definition"] == "composite" and d["K_cell"]["n_arrangements"] == 2 for d in results["designs"])
     trace = json.loads((out / "bo_trace.json").read_text())
     assert [len(r["evaluations"]) for r in trace] == [4, 4]
     assert (out / "results.csv").exists() and (out / "report.html").exists()
     assert main(["baseline", "bo", "--target-K", "30", "--iterations", "0", "--out", str(out)]) == 2
     assert "iterations=0" in capsys.readouterr().err
+    assert main(["baseline", "bo", "--target-K", "30", "--definition", "walls", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "definition='walls'" in err and err.count("\n") == 1

@@ -8,6 +8,9 @@ paper, a suggested θ is projected to the nearest real materials, evaluated on f
 arrangements exactly like :func:`matdesign.evaluate.verify` (K_θ, n arrangements) and the value is
 registered at both the suggested and the projected θ. ``relaxed=True`` instead evaluates the
 continuous materials themselves during the search (projection only for the final designs).
+``definition`` ("composite" by default, or "paper": :mod:`matdesign.evaluate.definition`) is what K_θ is,
+in the search and in the final verification; composite designs also carry their paper-cell K
+(``Candidate.cell``), as ``matdesign design`` does.
 
 Designs come from the final surrogate: from a random θ, maximize the GP mean μ (no exploration
 term), project to real materials, verify on fresh arrangements — one design per sample.
@@ -29,8 +32,10 @@ from tqdm.auto import tqdm
 
 from matdesign.errors import InputError
 from matdesign.evaluate import verify
+from matdesign.evaluate.definition import DEFAULT_DEFINITION, get_definition
+from matdesign.evaluate.verify import arrangement
 from matdesign.materials import Material, MaterialTable
-from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design, generate
+from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design
 from matdesign.pipeline.design import (Candidate, DesignResult, check_ranking, check_target, rank_candidates,
                                        reachable_range, resolve_table)
 
@@ -100,7 +105,7 @@ class BORun:
 @dataclass
 class BOResult(DesignResult):
     """A :class:`DesignResult` of the BO designs (``fields``: the first verification arrangement of
-    each design, physical units) plus the optimisation ``runs``."""
+    each design in the run's definition, physical units) plus the optimisation ``runs``."""
 
     runs: list[BORun] = field(default_factory=list)
 
@@ -134,9 +139,10 @@ def _int_seed(*key: int) -> int:
 
 def optimize(target: float, table: MaterialTable, *, dim: int, size: int, iterations: int, init_points: int = 5,
              kappa: float = 1.0, objective: str = "relative", eval_n: int = 10, relaxed: bool = False,
-             seed: int = 0, run: int = 0, progress: bool = False):
+             seed: int = 0, run: int = 0, definition: str = DEFAULT_DEFINITION, progress: bool = False):
     """One BO run: ``init_points`` random θ, then ``iterations`` UCB suggestions, each evaluated by
-    K_θ over ``eval_n`` arrangements on a ``size``^``dim`` grid. Returns (optimizer, :class:`BORun`).
+    K_θ in ``definition`` over ``eval_n`` arrangements (the paper's cell: a ``size``^``dim`` grid).
+    Returns (optimizer, :class:`BORun`).
 
     A failed evaluation (placement impossible) scores the worst J reachable with the table.
     """
@@ -156,7 +162,8 @@ def optimize(target: float, table: MaterialTable, *, dim: int, size: int, iterat
             params = opt.random_sample(1)[0] if kind == "init" else opt.suggest()
         theta = opt.space.params_to_array(params)
         design = theta_to_design(theta, table, dim, project=not relaxed)
-        ver = verify(design, size=size, dim=dim, n=eval_n, rng=np.random.default_rng([seed, run, 0, it]))
+        ver = verify(design, size=size, dim=dim, n=eval_n, rng=np.random.default_rng([seed, run, 0, it]),
+                     definition=definition)
         J = objective_value(ver.K, target, objective) if ver.ok else worst
         points = [theta] if relaxed else [theta, design_to_theta(design, table, dim)]
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # duplicate-point notices
@@ -209,47 +216,62 @@ def bayesian_optimization(
     tolerance: float = 0.01,
     rank: str = "robust",
     seed: int = 0,
+    definition: str = DEFAULT_DEFINITION,
     progress: bool = True,
 ) -> BOResult:
     """BO designs for ``target_K`` [GPa]: ``runs`` independent optimisations of ``iterations`` UCB
     steps each (after ``init_points`` random ones), ``samples`` designs drawn from each final surrogate,
-    every design verified on ``verify_n`` fresh arrangements (size: 64 in 2D, 32 in 3D by default).
+    every design verified on ``verify_n`` fresh arrangements (size: the paper cell's grid, 64 in 2D, 32 in
+    3D by default). ``definition``: K_θ of the search and of the verification, "composite" (default) or
+    "paper"; with "composite" each design also carries its paper-cell K (``Candidate.cell``, ``verify_n``
+    arrangements).
 
     The paper: 1,000 iterations, κ = 1, 200 designs per target, 3 seeds (runs), objective J₁ = "absolute".
     Candidates are ranked like ``matdesign design`` (``rank``: "robust" or "error").
     """
     size = {2: 64, 3: 32}.get(dim, 0) if size is None else size
     _check(iterations, init_points, samples, runs, kappa, objective, eval_n, verify_n, dim, size)
+    definition = get_definition(definition).name
     check_ranking(tolerance, rank)
     table = resolve_table(materials)
     target = check_target(target_K, table, dim)
-    seconds = {"optimize": 0.0, "verify": 0.0}
+    seconds = {"optimize": 0.0, "verify": 0.0, **({"cell": 0.0} if definition != "paper" else {})}
     candidates, fields, records = [], [], []
     for run in range(runs):
         tic = time.perf_counter()
         opt, record = optimize(target, table, dim=dim, size=size, iterations=iterations, init_points=init_points,
                                kappa=kappa, objective=objective, eval_n=eval_n, relaxed=relaxed, seed=seed, run=run,
-                               progress=progress)
+                               definition=definition, progress=progress)
         designs = surrogate_designs(opt, table, dim=dim, samples=samples, seed=seed, run=run)
         seconds["optimize"] += time.perf_counter() - tic
         records.append(record)
         tic = time.perf_counter()
         for s, d in enumerate(designs):
-            v = verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, run, 2, s]))
+            v = verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, run, 2, s]),
+                       definition=definition)
             candidates.append(Candidate(len(candidates), d, v, math.nan))
             fields.append(_first_arrangement(d, v, size, dim))
         seconds["verify"] += time.perf_counter() - tic
+        if definition != "paper":
+            tic = time.perf_counter()
+            for s, c in enumerate(candidates[-len(designs):]):
+                c.cell = verify(c.design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, run, 3, s]),
+                                definition="paper")
+            seconds["cell"] += time.perf_counter() - tic
     result = BOResult(target, dim, size, candidates, np.stack(fields), runs=records, seconds=seconds, settings=dict(
         method="bo", target_K=target, dim=dim, size=size, samples=samples, runs=runs, iterations=iterations,
         init_points=init_points, kappa=kappa, objective=objective, eval_n=eval_n, verify_n=verify_n, relaxed=relaxed,
+        definition=definition,
         bayes_opt=_bayes_opt().__version__, refine=False, tolerance=tolerance, rank=rank, seed=int(seed),
         materials=str(materials or "builtin"), material_sha256=table.sha256()))
     return rank_candidates(result, tolerance, rank)
 
 
 def _first_arrangement(design: Design, ver, size: int, dim: int) -> np.ndarray:
-    """Fields (3, *grid) of the design's first verification arrangement (zeros if it failed)."""
+    """Fields (3, *grid) of the design's first verification arrangement (the paper's size^dim cell or the
+    composite's RVE), zeros if it failed."""
     if not ver.ok:
-        return np.zeros((3,) + (size,) * dim, dtype=np.float32)
-    return generate(design.matrix, design.particle, diameter=design.diameter, volume_fraction=design.volume_fraction,
-                    size=size, dim=dim, rng=np.random.default_rng(ver.seeds[0]), n_particles=ver.n_particles[0]).fields
+        cells, voxels = get_definition(ver.definition).grid(dim, size)
+        return np.zeros((3,) + (cells * voxels,) * dim, dtype=np.float32)
+    return arrangement(design, size=size, dim=dim, seed=ver.seeds[0], n_particles=ver.n_particles[0],
+                       definition=ver.definition).fields
