@@ -1,5 +1,6 @@
 """The classifier-free-guidance baseline on a tiny random-weight conditional model (16×16): seeds, the
-guidance weight, the unconditional branch, real materials in verified designs, input errors and the CLI."""
+guidance weight, the unconditional branch, real materials in verified designs (composite K by default, the
+paper cell's beside it), input errors and the CLI."""
 
 import json
 
@@ -7,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from matdesign.baselines import cfg as cfg_baseline
 from matdesign.baselines.cfg import GUIDANCE_SCALE, classifier_free_guidance, condition_range, load_conditional_model
 from matdesign.cli.main import main
 from matdesign.diffusion import Config, DiffusionModel, build_unet, cfg_denoiser, load_config, sample
 from matdesign.errors import InputError
 from matdesign.evaluate import sample_K, verify
 from matdesign.materials import MaterialTable
+from matdesign.microstructure import Design
 from matdesign.pipeline.design import reachable_range
 
 
@@ -115,11 +118,45 @@ def test_designs_use_real_materials_and_are_verified(tiny, base, table):
             assert table[table.index(m.name)] == m
         assert c.value_s == pytest.approx(K_s[c.sample], rel=1e-12)
         assert c.verification.n == 2 and c.refinement is None
-        again = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([3, c.sample]))
-        assert again.K == pytest.approx(c.verification.K, rel=1e-12)
+        again = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([3, c.sample]), definition="composite")
+        assert again.K == pytest.approx(c.verification.K, rel=1e-12)  # the default: the composite's K
+        cell = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([3, c.sample, 2]), definition="paper")
+        assert c.cell.n == 2 and c.cell.mean == pytest.approx(cell.mean, rel=1e-12)
     assert [c.p_within for c in base.candidates] == sorted((c.p_within for c in base.candidates), reverse=True)
     s = base.settings
     assert (s["method"], s["steps"], s["condition_K"], s["model_step"]) == ("cfg", 4, [10.0, 110.0], 3)
+    assert s["definition"] == "composite"
+
+
+def test_paper_definition_verifies_in_the_walled_cell(tiny, base):
+    res = classifier_free_guidance(TARGET, model=tiny, seed=3, definition="paper", **TINY)
+    for c in res.candidates:
+        again = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([3, c.sample]))
+        assert c.verification.definition == "paper" and c.cell is None
+        assert again.K == pytest.approx(c.verification.K, rel=1e-12)
+    def key(r):  # the samples and designs do not depend on the definition
+        return sorted((c.sample, c.design.matrix.name, c.design.particle.name, c.design.volume_fraction)
+                      for c in r.candidates)
+
+    np.testing.assert_array_equal(res.fields, base.fields)
+    assert key(res) == key(base)
+
+
+def test_rubber_with_steel_is_far_softer_as_a_composite_than_in_the_walled_cell(tiny, table, monkeypatch):
+    """Backprojection replaced by two hand-made designs: rubber with 40 % steel disks (the walled affine cell
+    pins the disks: tens of times stiffer than the composite) and steel with steel (the same in both)."""
+    def pair(m, p):
+        return Design(table[table.index(m)], table[table.index(p)], 0.2, 0.4, diagnostics={"valid": True})
+
+    designs = [pair("Polyurethane elastomer", "AISI 1018 steel (cold drawn)"),
+               pair("AISI 1018 steel (cold drawn)", "AISI 1018 steel (cold drawn)")]
+    monkeypatch.setattr(cfg_baseline, "backproject_batch", lambda *a, **k: designs)
+    res = classifier_free_guidance(TARGET, model=tiny, seed=3, **{**TINY, "samples": 2, "verify_n": 4})
+    rubber, steel = sorted(res.candidates, key=lambda c: c.sample)
+    assert rubber.verification.definition == "composite" and rubber.cell.definition == "paper"
+    assert rubber.cell.mean > 10 * rubber.verification.mean
+    assert rubber.cell.samples.min() > rubber.verification.samples.max()
+    assert steel.cell.mean == pytest.approx(steel.verification.mean, rel=1e-8)
 
 
 def test_own_materials_restrict_the_designs(tiny, table, tmp_path):
@@ -172,7 +209,12 @@ def test_cli_writes_design_outputs(tiny, tmp_path, capsys, table):
     assert len(results["designs"]) == 2 and all(d["raw"]["matrix"] in table.names for d in results["designs"])
     assert (out / "results.csv").exists() and (out / "report.html").exists()
     assert "Classifier-free guidance baseline" in (out / "report.html").read_text()
+    assert s["definition"] == "composite" and all(d["K_cell"]["n_arrangements"] == 2 for d in results["designs"])
     capsys.readouterr()
     assert main(["baseline", "cfg", "--target-K", "200", "--model", str(tiny), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "outside the K range" in err
+    assert main(["baseline", "cfg", "--target-K", "60", "--model", str(tiny), "--definition", "walls",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "definition='walls'" in err

@@ -11,7 +11,9 @@ w = 0 is the plain conditional model, w = −1 the unconditional one. (Diffusers
 is 1 + w.) Combining v instead of ε is the same guidance: at fixed x_t, v is affine in ε and the two
 weights sum to one. No FEM gradient is used during sampling. Each sample is then backprojected to real
 materials, its K_s computed, and verified on fresh random arrangements and ranked exactly like
-``matdesign design`` (no volume-fraction refinement).
+``matdesign design`` (no volume-fraction refinement), in ``definition`` ("composite" by default, or
+"paper": :mod:`matdesign.evaluate.definition`); composite designs also carry their paper-cell K
+(``Candidate.cell``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from matdesign.backproject import backproject_batch
 from matdesign.diffusion import DiffusionModel, sample
 from matdesign.errors import InputError
 from matdesign.evaluate import sample_K, verify
+from matdesign.evaluate.definition import DEFAULT_DEFINITION, get_definition
 from matdesign.materials import MaterialTable
 from matdesign.pipeline.design import (Candidate, DesignResult, check_ranking, check_target, rank_candidates,
                                        resolve_table)
@@ -85,16 +88,20 @@ def classifier_free_guidance(
     tolerance: float = 0.01,
     rank: str = "robust",
     device: str = "cpu",
+    definition: str = DEFAULT_DEFINITION,
     progress: bool = True,
 ) -> DesignResult:
     """CFG designs for ``target_K`` [GPa]: ``samples`` DDIM samples (``steps`` steps, η from the model
     config) of the conditional ``model`` at K*, each backprojected to ``materials`` (default: the
     built-in table), verified on ``verify_n`` fresh arrangements and ranked like ``matdesign design``.
+    ``definition``: the verified K, "composite" (default; each design also carries its paper-cell K,
+    ``Candidate.cell``, on ``verify_n`` arrangements) or "paper".
 
     The paper: 200 samples, N = 100, w = 0.5, p_uncond = 0.1. K* must lie in the model's trained
     K range (:func:`condition_range`). Same ``seed``, same result (on the same device).
     """
     _check(samples, steps, verify_n, guidance_scale, tolerance, rank, device)
+    definition = get_definition(definition).name
     table = resolve_table(materials)
     net = load_conditional_model(model, device)
     dim, size = net.dim, net.grid[0]
@@ -115,13 +122,20 @@ def classifier_free_guidance(
     designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)  # as design()
     candidates = []
     for i, d in enumerate(tqdm(designs, desc="verify", disable=not progress, leave=False)):
-        v = verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]))
+        v = verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]), definition=definition)
         candidates.append(Candidate(i, d, v, float(K_s[i])))
     seconds["verify"] = time.perf_counter() - tic
+    if definition != "paper":  # the seeds matdesign design gives the cell value
+        tic = time.perf_counter()
+        for c in tqdm(candidates, desc="cell", disable=not progress, leave=False):
+            c.cell = verify(c.design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, c.sample, 2]),
+                            definition="paper")
+        seconds["cell"] = time.perf_counter() - tic
 
     result = DesignResult(target, dim, size, candidates, fields, seconds=seconds, settings=dict(
         method="cfg", target_K=target, dim=dim, samples=int(samples), steps=int(steps),
         guidance_scale=float(guidance_scale), condition_K=[lo, hi], model=str(model or default_model_path()),
-        model_step=net.step, refine=False, tolerance=tolerance, rank=rank, verify_n=int(verify_n), device=device,
+        model_step=net.step, refine=False, tolerance=tolerance, rank=rank, verify_n=int(verify_n),
+        definition=definition, device=device,
         seed=int(seed), materials=str(materials or "builtin"), material_sha256=table.sha256()))
     return rank_candidates(result, tolerance, rank)
