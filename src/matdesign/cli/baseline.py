@@ -23,7 +23,7 @@ def bo_command(
     relaxed: bool = typer.Option(False, "--relaxed", help="Evaluate continuous materials during the search "
                                  "(default, as in the paper: nearest real materials)."),
     dim: int = typer.Option(2, "--dim", help="2 or 3."),
-    size: Optional[int] = typer.Option(None, "--size", help="Grid size per axis (default 64 in 2D, 32 in 3D)."),
+    size: Optional[int] = typer.Option(None, "--size", help="Grid size per axis of the paper's cell (--definition paper; default 64 in 2D, 32 in 3D)."),
     eval_n: int = typer.Option(10, "--eval-n", help="Random arrangements per objective evaluation."),
     verify_n: int = typer.Option(10, "--verify-n", help="Random arrangements per final verification."),
     definition: str = typer.Option("composite", "--definition", help="composite (the bulk composite's K: periodic RVEs, no walls; default) or paper (the paper's walled cell with affine boundary conditions, as in the paper's Table 2). Verification, the search's objective and ranking use it; with composite the paper-cell K is shown beside it."),
