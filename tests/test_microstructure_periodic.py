@@ -174,3 +174,34 @@ def test_impossible_requests_raise(kwargs, match):
     args.update(kwargs)
     with pytest.raises(InputError, match=match):
         rve(args.pop("diameter"), args.pop("vf"), **args)
+
+
+@pytest.mark.parametrize("vf", [0.3, 0.5])
+def test_min_gap_keeps_particles_one_voxel_apart_on_the_grid(vf):
+    size, d, gap = 64, 0.15, 1 / 64
+    ms = generate_rve(Material("m", 1.0, 0.3, 1.0), Material("p", 100.0, 0.2, 2.0), diameter=d,
+                      volume_fraction=vf, cells=2, size_per_cell=size, dim=2, rng=np.random.default_rng(4),
+                      min_gap=gap)
+    box = 1.0  # ms.centers and ms.radius are relative to the RVE
+    tree = cKDTree(ms.centers, boxsize=box)
+    pairs = tree.query_pairs(2 * ms.radius + gap / 2 * (1 - 1e-9), output_type="ndarray")
+    assert len(pairs) == 0  # centre distances ≥ d + gap (RVE units: gap / cells)
+    # no voxel of one particle shares a face (across the edges too) with a voxel of another; corners may
+    # touch (two voxel centres a diagonal apart can lie in two disks one voxel apart)
+    owner = np.full(ms.particle_mask.shape, -1)
+    for k, c in enumerate(ms.centers):
+        owner[voxelize_periodic(c[None], ms.radius, ms.particle_mask.shape[0])] = k
+    assert (owner >= 0).sum() == ms.particle_mask.sum()
+    for shift in [(0, 1), (1, 0)]:
+        other = np.roll(owner, shift, (0, 1))
+        assert not np.any((owner >= 0) & (other >= 0) & (owner != other))
+    without = generate_rve(Material("m", 1.0, 0.3, 1.0), Material("p", 100.0, 0.2, 2.0), diameter=d,
+                           volume_fraction=vf, cells=2, size_per_cell=size, dim=2, rng=np.random.default_rng(4))
+    close = cKDTree(without.centers, boxsize=box).query_pairs(2 * without.radius + gap / 2 * (1 - 1e-9))
+    assert len(close) > 0  # the hard-disk ensemble itself has near contacts: the test could fail
+
+
+def test_min_gap_must_be_a_nonnegative_number():
+    with pytest.raises(InputError, match="min_gap=-0.1"):
+        generate_rve(Material("m", 1.0, 0.3, 1.0), Material("p", 100.0, 0.2, 2.0), diameter=0.2,
+                     volume_fraction=0.3, rng=np.random.default_rng(0), min_gap=-0.1)

@@ -20,8 +20,9 @@ class Definition:
     """How arrangements of a design are built and solved.
 
     ``bc``: FEM boundary condition (:func:`matdesign.fem.bulk_modulus`); ``placement``: particle
-    placement (:func:`matdesign.microstructure.generate_rve`); ``cells``: RVE side in design cells;
-    ``voxels``: voxels per design cell per axis by dimension (None: the model's grid).
+    placement (:func:`matdesign.microstructure.generate_rve`); by dimension: ``cells`` the RVE side in
+    design cells, ``voxels`` voxels per design cell per axis (None: the model's grid), ``gap`` the
+    smallest matrix gap between particle surfaces [design cells].
     """
 
     name: str
@@ -29,6 +30,7 @@ class Definition:
     placement: str
     cells: dict
     voxels: dict
+    gap: dict
 
     def grid(self, dim: int, size: int) -> tuple[int, int]:
         """``(cells, voxels per cell)`` for ``dim`` and the model's grid ``size``."""
@@ -36,8 +38,9 @@ class Definition:
 
 
 DEFINITIONS = {
-    "composite": Definition("composite", "periodic", "equilibrated", {2: 2, 3: 1}, {2: 64, 3: 32}),
-    "paper": Definition("paper", "affine", "paper", {2: 1, 3: 1}, {2: None, 3: None}),
+    "composite": Definition("composite", "periodic", "equilibrated", {2: 2, 3: 1}, {2: 64, 3: 32},
+                            {2: 1 / 64, 3: 0.0}),
+    "paper": Definition("paper", "affine", "paper", {2: 1, 3: 1}, {2: None, 3: None}, {2: 0.0, 3: 0.0}),
 }
 """The two definitions of a design's effective property, by name."""
 

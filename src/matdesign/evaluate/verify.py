@@ -146,7 +146,7 @@ def arrangement(design: Design, *, size: int, dim: int, seed: int, n_particles: 
         return generate(design.matrix, design.particle, size=size, **common)
     cells, voxels = definition.grid(dim, size)
     return generate_rve(design.matrix, design.particle, cells=cells, size_per_cell=voxels,
-                        placement=definition.placement, **common)
+                        placement=definition.placement, min_gap=definition.gap[dim], **common)
 
 
 def _solve_batch(design, expected, count, size, dim, rng, fem_options, prop, definition):

@@ -46,6 +46,7 @@ def generate_rve(
     rng: np.random.Generator | None = None,
     placement: str = "equilibrated",
     n_particles: int | None = None,
+    min_gap: float = 0.0,
 ) -> Microstructure:
     """Random periodic RVE of ``cells`` (L) design cells per axis on (size_per_cell·L)^dim voxels.
 
@@ -55,7 +56,9 @@ def generate_rve(
     minimum-image distances >= diameter, voxels wrap around), or ``"paper"`` (the push-apart inside
     walls of :func:`generate`, L = 1 only). The returned Microstructure describes the whole RVE as
     its unit cell: ``centers`` in [0, 1)^dim and ``radius`` are relative to the RVE side (multiply by
-    L for design-cell units). Raises InputError for invalid or impossible requests.
+    L for design-cell units). ``min_gap``: smallest matrix gap between two particle surfaces, in design-cell
+    units (periodic placements; e.g. one voxel, 1/size_per_cell, so that no two particles merge on the
+    voxel grid). Raises InputError for invalid or impossible requests.
     """
     if placement not in PLACEMENTS:
         raise InputError(f"placement={placement!r}: must be one of {PLACEMENTS}")
@@ -75,7 +78,10 @@ def generate_rve(
         n_particles = 0 if volume_fraction == 0 else rounded_count(volume_fraction, radius, dim, cells)
     elif n_particles > 0 and radius == 0:
         raise InputError(f"diameter=0 with n_particles={n_particles}: particles need a diameter")
-    centers = place_periodic(int(n_particles), radius, dim, float(cells), rng, placement) / cells
+    if not (math.isfinite(min_gap) and min_gap >= 0):
+        raise InputError(f"min_gap={min_gap!r}: must be a finite number >= 0")
+    hard = radius + 0.5 * min_gap if radius > 0 else 0.0  # the particles keep their hard cores apart
+    centers = place_periodic(int(n_particles), hard, dim, float(cells), rng, placement) / cells
     mask = voxelize_periodic(centers, radius / cells, size_per_cell * cells)
     fields = np.stack(
         [np.where(mask, getattr(particle, p), getattr(matrix, p)) for p in ("E", "nu", "rho")]
