@@ -42,7 +42,7 @@ def design_command(
     tolerance: float = typer.Option(1.0, "--tolerance", help="Tolerance for robust ranking [% of the target; for nu: hundredths, 1 → ±0.01]."),
     rank: str = typer.Option("robust", "--rank", help="robust (P within tolerance) or error."),
     verify_n: int = typer.Option(10, "--verify-n", help="Random arrangements per verification."),
-    definition: str = typer.Option("composite", "--definition", help="composite (the bulk composite's K: periodic RVEs, no walls; default) or paper (the paper's walled cell with affine boundary conditions). Verification, refinement, tolerance and ranking use it; with composite the paper-cell value is shown beside it."),
+    definition: str = typer.Option("composite", "--definition", help="composite (the bulk composite's K: periodic RVEs, no walls; default), composite-fine (the same at twice the resolution, slower) or paper (the paper's walled cell with affine boundary conditions). Verification, refinement, tolerance and ranking use it; with composite the paper-cell value is shown beside it."),
     top: int = typer.Option(5, "--top", help="How many designs to show."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped model)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
