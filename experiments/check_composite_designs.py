@@ -3,7 +3,8 @@
 For each run folder (results.json + results.csv of ``matdesign design``), every shown design (top
 ``--top``) is re-verified on ``--n`` fresh periodic RVEs of ``--cells`` design cells (default 4: 16 times
 the area of the product's 2×2 RVE in 2D), and the gap between the paper's cell K and the composite K
-is summarised over all designs of the run. Writes one JSON row per design (resumable).
+is summarised over all designs of the run; ``--voxels`` also refines the grid. Writes one JSON row per
+design (resumable).
 
     python experiments/check_composite_designs.py RUN [RUN ...] --out docs/composite_check.json
 """
@@ -32,9 +33,10 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=5)
     ap.add_argument("--cells", type=int, default=4)
     ap.add_argument("--n", type=int, default=4)
+    ap.add_argument("--voxels", type=int, default=None, help="voxels per design cell (default: the run's)")
     args = ap.parse_args()
     table = MaterialTable.builtin()
-    log = RowLog(args.out, {"cells": args.cells, "n": args.n, "top": args.top})
+    log = RowLog(args.out, {"cells": args.cells, "n": args.n, "top": args.top, "voxels": args.voxels})
     if Path(args.out).exists():
         log.rows = json.loads(Path(args.out).read_text())["rows"]
     done = {(r["run"], r["rank"]) for r in log.rows}
@@ -44,7 +46,8 @@ def main() -> None:
         s = res["settings"]
         dim, target, tol = s["dim"], res["target_K"], s["tolerance"]
         base = get_definition(s["definition"])
-        big = replace(base, name=f"{base.name}-L{args.cells}", cells={**base.cells, dim: args.cells})
+        voxels = {**base.voxels, dim: args.voxels} if args.voxels else base.voxels
+        big = replace(base, name=f"{base.name}-L{args.cells}", cells={**base.cells, dim: args.cells}, voxels=voxels)
         gaps = [float(r["K_cell"]) / float(r["K"]) - 1 for r in rows if r["K"] not in ("", "nan")]
         for r in rows[: args.top]:
             if (run, int(r["rank"])) in done:
