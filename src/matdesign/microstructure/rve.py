@@ -11,27 +11,14 @@ from matdesign.materials import Material
 from matdesign.microstructure.generate import _check, generate
 from matdesign.microstructure.periodic import METHODS, place_periodic, rounded_count
 from matdesign.microstructure.structure import Microstructure
+from matdesign.microstructure.voxelize import voxelize
 
 PLACEMENTS = METHODS + ("paper",)
 
 
 def voxelize_periodic(centers: np.ndarray, radius: float, size: int) -> np.ndarray:
-    """Boolean mask (size,)*dim of the periodic unit cell: True where the voxel centre
-    ((i + 0.5)/size) is closer than ``radius`` to some periodic image of a centre in ``centers``
-    (n, dim); coordinates relative to the cell, radius <= 1/2. Indices wrap modulo ``size``."""
-    centers = np.asarray(centers, dtype=np.float64)
-    n, dim = centers.shape
-    mask = np.zeros((size,) * dim, dtype=bool)
-    if n == 0 or radius <= 0:
-        return mask
-    width = math.ceil(2.0 * radius * size) + 2
-    offsets = np.stack(np.meshgrid(*[np.arange(width)] * dim, indexing="ij"), axis=-1).reshape(-1, dim)
-    start = np.floor((centers - radius) * size - 0.5).astype(np.int64)
-    index = start[:, None, :] + offsets[None, :, :]  # (n, width^dim, dim), unwrapped
-    delta = (index + 0.5) / size - centers[:, None, :]
-    inside = np.einsum("npd,npd->np", delta, delta) < radius * radius
-    mask[tuple((index[inside] % size).T)] = True
-    return mask
+    """Boolean mask (size,)*dim of the periodic unit cell (:func:`voxelize` with wrapping indices)."""
+    return voxelize(centers, radius, size, periodic=True)
 
 
 def generate_rve(
