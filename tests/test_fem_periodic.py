@@ -67,20 +67,21 @@ def test_tiled_cell_has_the_cell_modulus():
         bulk_modulus(E, nu, dim=2, bc="affine"), rel=1e-6)
 
 
-@pytest.mark.parametrize("solver", ["condense", "pcg"])
-def test_gradient_matches_finite_differences(solver):
+@pytest.mark.parametrize("dim,solver", [(2, "condense"), (2, "pcg"), (3, "pcg")])
+def test_gradient_matches_finite_differences(dim, solver):
     rng = np.random.default_rng(11)
-    E, nu, _ = _two_phase(rng, (16, 16), 30.0)
+    E, nu, _ = _two_phase(rng, (16, 16) if dim == 2 else (6, 6, 6), 30.0)
     Et = torch.tensor(E, requires_grad=True)
     nut = torch.tensor(nu, requires_grad=True)
-    bulk_modulus(Et, nut, dim=2, bc="periodic", solver=solver).backward()
-    for idx in [(0, 0), (3, 15), (9, 4)]:
+    bulk_modulus(Et, nut, dim=dim, bc="periodic", solver=solver).backward()
+    for idx in [(0, 0), (3, 15), (9, 4)] if dim == 2 else [(0, 0, 0), (5, 2, 3)]:
         for field, grad, h in ((E, Et.grad, 1e-4 * E[idx]), (nu, nut.grad, 1e-5)):
             up, dn = field.copy(), field.copy()
             up[idx] += h
             dn[idx] -= h
             args = [(up, nu), (dn, nu)] if field is E else [(E, up), (E, dn)]
-            fd = (bulk_modulus(*args[0], dim=2, bc="periodic") - bulk_modulus(*args[1], dim=2, bc="periodic")) / (2 * h)
+            fd = (bulk_modulus(*args[0], dim=dim, bc="periodic", solver=solver)
+                  - bulk_modulus(*args[1], dim=dim, bc="periodic", solver=solver)) / (2 * h)
             assert float(grad[idx]) == pytest.approx(fd, rel=1e-5, abs=1e-12)
 
 
