@@ -24,7 +24,9 @@ class Definition:
     ``bc``: FEM boundary condition (:func:`matdesign.fem.bulk_modulus`); ``placement``: particle
     placement (:func:`matdesign.microstructure.generate_rve`); by dimension: ``cells`` the RVE side in
     design cells, ``voxels`` voxels per design cell per axis (None: the model's grid), ``gap`` the
-    smallest matrix gap between particle surfaces [design cells].
+    smallest matrix gap between particle surfaces [design cells]; ``rounding`` of the expected particle
+    count per arrangement: "stochastic" (each independently, the paper's protocol) or "systematic"
+    (stratified over the arrangements of one batch, so their mean volume fraction is the design's).
     """
 
     name: str
@@ -33,6 +35,7 @@ class Definition:
     cells: dict
     voxels: dict
     gap: dict
+    rounding: str = "systematic"
 
     def grid(self, dim: int, size: int) -> tuple[int, int]:
         """``(cells, voxels per cell)`` for ``dim`` and the model's grid ``size``."""
@@ -44,7 +47,8 @@ DEFINITIONS = {
                             {2: 1 / 64, 3: 0.0}),
     "composite-fine": Definition("composite-fine", "periodic", "equilibrated", {2: 2, 3: 1}, {2: 128, 3: 64},
                                  {2: 1 / 64, 3: 0.0}),
-    "paper": Definition("paper", "affine", "paper", {2: 1, 3: 1}, {2: None, 3: None}, {2: 0.0, 3: 0.0}),
+    "paper": Definition("paper", "affine", "paper", {2: 1, 3: 1}, {2: None, 3: None}, {2: 0.0, 3: 0.0},
+                        "stochastic"),
 }
 """The two definitions of a design's effective property, by name."""
 

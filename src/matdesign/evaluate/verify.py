@@ -75,6 +75,14 @@ def stochastic_round(x: float, rng: np.random.Generator) -> int:
     return int(low + (rng.random() < x - low))
 
 
+def systematic_counts(x: float, count: int, rng: np.random.Generator) -> list[int]:
+    """``count`` particle counts ``floor(x + (i + u)/count)``, i = 0 … count−1, one uniform u: each is
+    floor(x) or floor(x) + 1, their mean is x to within 1/count and exactly x in expectation (stratified
+    rounding: the RVEs' mean volume fraction is the design's, without stochastic rounding's jitter)."""
+    u = rng.random()
+    return [math.floor(x + (i + u) / count) for i in range(count)]
+
+
 def failed(flag: str, message: str, prop: str = "K", definition: str = "paper") -> Verification:
     """A verification that could not run (mean = nan)."""
     nan = float("nan")
@@ -88,8 +96,9 @@ def verify(design: Design, *, size: int, dim: int, n: int = 10, rng: np.random.G
     arrangements of ``design``: ``definition="paper"`` one walled size^dim cell with affine boundary
     conditions; ``"composite"`` periodic RVEs (:data:`~matdesign.evaluate.definition.DEFINITIONS`).
 
-    Each arrangement's particle count is the stochastically rounded expected count (of the RVE); all
-    ``n`` are solved as one batch. ``adaptive``: then add ``batch`` arrangements at a time until
+    Each arrangement's particle count is the expected count of the RVE, rounded stochastically (paper)
+    or systematically over the batch (composite: :func:`systematic_counts`); all ``n`` are solved as
+    one batch. ``adaptive``: then add ``batch`` arrangements at a time until
     sem/|mean| < ``rel_sem_tol`` or ``n_max`` arrangements. An invalid backprojection
     (``diagnostics["valid"]`` false) or a design that cannot be placed gives a failed result
     (mean = nan, flags ``invalid_design`` / ``infeasible``) instead of an error.
@@ -152,7 +161,10 @@ def arrangement(design: Design, *, size: int, dim: int, seed: int, n_particles: 
 def _solve_batch(design, expected, count, size, dim, rng, fem_options, prop, definition):
     """``prop`` (list) of ``count`` new arrangements solved as one FEM batch, their seeds and counts."""
     seeds = [int(s) for s in rng.integers(0, 2**63 - 1, size=count)]
-    counts = [stochastic_round(expected, rng) for _ in range(count)]
+    if definition.rounding == "systematic":
+        counts = systematic_counts(expected, count, rng)
+    else:
+        counts = [stochastic_round(expected, rng) for _ in range(count)]
     fields = np.stack([arrangement(design, size=size, dim=dim, seed=seed, n_particles=k, definition=definition).fields
                        for seed, k in zip(seeds, counts)]).astype(np.float64)
     fem_options = {"bc": definition.bc, **fem_options}
