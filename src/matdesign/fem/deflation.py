@@ -20,6 +20,14 @@ It is used as the "A-DEF2" two-level preconditioner of Tang, Nabben, Vuik & Erla
 Comput. 39, 2009): ``B r = Pᵀ M r + Q r`` with ``Q = Z E⁻¹ Zᵀ``, ``Pᵀ = I − QA`` and the start
 ``x₀ ← x₀ + Q(b − A x₀)``; one extra matvec per iteration. The result is still the exact solution
 to the PCG tolerance: the coarse space only changes the iteration count.
+
+Periodic grids (:class:`~matdesign.fem.periodic_grid.PeriodicVoxelGrid`, nodes (n,)*dim): the
+watershed runs on the torus (a particle cut by faces is one label), a node takes the labels of the
+voxels around it modulo n, rotations use the minimum-image positions about the particle's own
+centroid, and Q is projected against the translations (``Π Z E⁻¹ Zᵀ Π``, Π = zero mean per
+component), so the deflated PCG stays in the range of the singular periodic operator; no particle's
+translations are dropped (Σ_k translations_k is not a constant unless the particles cover every node,
+where E's tiny diagonal shift and Π take care of it).
 """
 
 from __future__ import annotations
@@ -28,31 +36,29 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy import ndimage
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import connected_components
 from skimage.feature import peak_local_max
 from skimage.segmentation import watershed
 
+from matdesign.fem.elements import corner_offsets
 from matdesign.fem.grid import VoxelGrid
 
 
-def particle_labels(mu: np.ndarray, *, min_contrast: float = 20.0, max_particles: int = 256,
-                    min_voxels: int = 2) -> np.ndarray:
+def particle_labels(mu: np.ndarray, *, periodic: bool = False, min_contrast: float = 20.0,
+                    max_particles: int = 256, min_voxels: int = 2) -> np.ndarray:
     """Particle labels (*grid) int64 (0 = matrix, 1..k particles) of one shear-modulus field (*grid).
 
     Stiff = μ above √(μ_min μ_max); particles = watershed regions of the stiff set's distance
-    transform. At most ``max_particles`` (the largest), each with ≥ ``min_voxels`` voxels; all zeros
-    when the contrast is below ``min_contrast``.
+    transform. ``periodic``: the field is a torus cell (:func:`_periodic_watershed`: a particle cut by
+    the faces is one label). At most ``max_particles`` (the largest), each with ≥ ``min_voxels``
+    voxels; all zeros when the contrast is below ``min_contrast``.
     """
     lo, hi = float(mu.min()), float(mu.max())
     if not lo > 0 or hi / lo < min_contrast:
         return np.zeros(mu.shape, np.int64)
     stiff = mu > np.sqrt(lo * hi)
-    dist = ndimage.distance_transform_edt(stiff)
-    components, _ = ndimage.label(stiff)
-    peaks = peak_local_max(dist, min_distance=2, labels=components, exclude_border=False)
-    markers = np.zeros(mu.shape, np.int64)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    labels = watershed(-dist, markers, mask=stiff)
+    labels = _periodic_watershed(stiff) if periodic else _watershed(stiff)
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     keep = np.argsort(-sizes, kind="stable")[:max_particles]
@@ -62,52 +68,101 @@ def particle_labels(mu: np.ndarray, *, min_contrast: float = 20.0, max_particles
     return relabel[labels]
 
 
+def _watershed(stiff: np.ndarray) -> np.ndarray:
+    """Watershed regions (int64, same shape, 0 outside) of the distance transform of a boolean mask."""
+    dist = ndimage.distance_transform_edt(stiff)
+    components, _ = ndimage.label(stiff)
+    peaks = peak_local_max(dist, min_distance=2, labels=components, exclude_border=False)
+    markers = np.zeros(stiff.shape, np.int64)
+    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    return watershed(-dist, markers, mask=stiff).astype(np.int64)
+
+
+def _periodic_watershed(stiff: np.ndarray) -> np.ndarray:
+    """:func:`_watershed` of a periodic mask (n,)*dim: run on the cell padded by M wrapped layers
+    (M = 2·max non-periodic distance + 2 ≥ a particle diameter + 2, at most n), so the regions at
+    and just outside the cell are those of the torus; then the label of each voxel of the one-layer
+    shell around the cell is merged with the label of its periodic image inside (connected
+    components of those pairs), which joins the pieces of a particle cut by a face, edge or corner."""
+    n = stiff.shape[0]
+    M = int(min(n, 2 * np.ceil(ndimage.distance_transform_edt(stiff).max()) + 2))
+    pad = _watershed(np.pad(stiff, M, mode="wrap"))
+    inner = pad[(slice(M, M + n),) * stiff.ndim]
+    shell = pad[(slice(M - 1, M + n + 1),) * stiff.ndim].ravel()
+    image = np.pad(inner, 1, mode="wrap").ravel()
+    pair = (shell > 0) & (image > 0)
+    k = int(pad.max()) + 1
+    graph = sparse.coo_matrix((np.ones(int(pair.sum())), (shell[pair], image[pair])), shape=(k, k))
+    _, comp = connected_components(graph, directed=False)
+    comp = comp + 1
+    comp[0] = 0  # comp's ids are ≥ 1 for labels and unique per merged particle (ids are not compact)
+    return np.where(inner > 0, comp[inner], 0)
+
+
 class RigidModeDeflation:
     """Coarse space of particle rigid-body modes for a batch of Lamé fields on one grid.
 
-    ``lam``, ``mu``: (B, n_el) on the grid's device (the coarse space is built in float64). ``Q(r)`` applies ``Z E⁻¹ Zᵀ`` to nodal
-    (B, ..., dim, *nodes) residuals (leading dims after B broadcast: load cases); ``particles`` (B,)
-    holds the number of particles found per sample.
+    ``grid``: a :class:`VoxelGrid` (modes on interior nodes) or a periodic grid (modes on the torus).
+    ``lam``, ``mu``: (B, n_el) on the grid's device (the coarse space is built in float64). ``Q(r)``
+    applies ``Z E⁻¹ Zᵀ`` to nodal (B, ..., dim, *nodes) residuals (leading dims after B broadcast: load
+    cases); ``particles`` (B,) holds the number of particles found per sample.
     """
 
     def __init__(self, grid: VoxelGrid, lam: torch.Tensor, mu: torch.Tensor, **segment_kw):
         self.dtype = grid.dtype  # of the residuals Q is applied to
         if grid.dtype != torch.float64:  # E = ZᵀAZ spans the whole contrast: assemble and factor in float64
-            grid = VoxelGrid(grid.dim, grid.n, grid.device, torch.float64)
+            grid = type(grid)(grid.dim, grid.n, grid.device, torch.float64)
         lam, mu = lam.to(torch.float64), mu.to(torch.float64)
         self.grid = grid
         dim, n = grid.dim, grid.n
         mu_np = mu.detach().to("cpu", torch.float64).numpy().reshape(-1, *(n,) * dim)
-        vox = np.stack([particle_labels(m, **segment_kw) for m in mu_np])  # (B, *grid)
+        vox = np.stack([particle_labels(m, periodic=grid.periodic, **segment_kw) for m in mu_np])  # (B, *grid)
         self.particles = vox.reshape(len(vox), -1).max(1)
         self.cmax = int(self.particles.max(initial=0))
         node = np.zeros((len(vox),) + grid.node_shape, np.int64)
         for off in np.ndindex(*(2,) * dim):  # a node takes the label of the particle voxels around it
-            sl = (slice(None),) + tuple(slice(o, o + n) for o in off)
-            node[sl] = np.maximum(node[sl], vox)
+            if grid.periodic:  # node i is a corner of voxels i − off (mod n)
+                node = np.maximum(node, np.roll(vox, off, tuple(range(1, dim + 1))))
+            else:
+                sl = (slice(None),) + tuple(slice(o, o + n) for o in off)
+                node[sl] = np.maximum(node[sl], vox)
         self.labels = torch.as_tensor(node, device=grid.device) * grid.interior.to(torch.int64)
-        self.modes = self._rigid_modes() if self.cmax else None
-        self.chol = self._coarse_factor(lam, mu) if self.cmax else None
+        self.modes, self.chol = None, None
         if self.cmax:
+            self.modes, positions = self._rigid_modes()
+            self.chol = self._coarse_factor(lam, mu, positions)
             self._index()
 
     @property
     def active(self) -> bool:
         return self.cmax > 0
 
-    def _rigid_modes(self) -> torch.Tensor:
-        """(B, m, dim, *nodes): the m = dim(dim+1)/2 rigid modes of each node's own particle."""
+    def _rigid_modes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, m, dim, *nodes): the m = dim(dim+1)/2 rigid modes of each node's own particle, and
+        (B, dim, *nodes) each labelled node's position relative to its particle's centroid (0 elsewhere).
+
+        Periodic grid: positions are unwrapped by the minimum image about the particle's circular-mean
+        centre (exact for particles spanning less than half the cell per axis; larger ones only change
+        which vectors span the coarse space, and E = ZᵀAZ stays exact, see :meth:`_coarse_factor`)."""
         g, lab = self.grid, self.labels
         B, c1 = lab.shape[0], self.cmax + 1
-        axes = [torch.linspace(0.0, 1.0, g.n + 1, device=g.device, dtype=g.dtype)] * g.dim
-        X = torch.stack(torch.meshgrid(*axes, indexing="ij"), 0).reshape(g.dim, -1)  # (dim, nodes)
+        axes = [torch.arange(s, device=g.device, dtype=g.dtype) / g.n for s in g.node_shape]
+        X = torch.stack(torch.meshgrid(*axes, indexing="ij"), 0).reshape(g.dim, -1).T.repeat(B, 1)  # (B·nodes, dim)
         flat = self._global_labels()
-        inside = (lab.reshape(-1) > 0).to(g.dtype)
-        count = torch.zeros(B * c1, device=g.device, dtype=g.dtype).index_add_(0, flat, inside)
-        sums = torch.zeros(B * c1, g.dim, device=g.device, dtype=g.dtype)
-        sums.index_add_(0, flat, X.T.repeat(B, 1) * inside[:, None])
-        centroid = sums / count.clamp(min=1)[:, None]
-        Xr = (X.T.repeat(B, 1) - centroid[flat]).T.reshape(g.dim, B, -1)  # position relative to centroid
+        inside = (lab.reshape(-1) > 0).to(g.dtype)[:, None]
+        count = torch.zeros(B * c1, device=g.device, dtype=g.dtype).index_add_(0, flat, inside[:, 0]).clamp(min=1)
+
+        def particle_mean(v):  # (B·nodes, dim) → (B·c1, dim): mean over each particle's nodes
+            s = torch.zeros(B * c1, g.dim, device=g.device, dtype=g.dtype).index_add_(0, flat, v * inside)
+            return s / count[:, None]
+
+        if g.periodic:
+            angle = 2 * torch.pi * X
+            centre = torch.atan2(particle_mean(torch.sin(angle)), particle_mean(torch.cos(angle))) / (2 * torch.pi)
+            X = X - centre[flat]
+            X = X - torch.round(X)
+        X = (X - particle_mean(X)[flat]) * inside  # position relative to the centroid
+        Xr = X.T.reshape(g.dim, B, -1)
         modes = []
         for d in range(g.dim):
             t = torch.zeros_like(Xr)
@@ -119,15 +174,22 @@ class RigidModeDeflation:
             r[i], r[j] = -Xr[j], Xr[i]
             modes.append(r)
         Phi = torch.stack(modes, 1) * inside.reshape(B, -1)  # (dim, m, B, nodes) → masked
-        return Phi.permute(2, 1, 0, 3).reshape(B, len(modes), g.dim, *g.node_shape)
+        Phi = Phi.permute(2, 1, 0, 3).reshape(B, len(modes), g.dim, *g.node_shape)
+        return Phi, Xr.permute(1, 0, 2).reshape(B, g.dim, *g.node_shape)
 
-    def _coarse_factor(self, lam: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-        """Cholesky factor (B, c·m, c·m) of E = ZᵀAZ (c = max particles; padding → identity)."""
+    def _coarse_factor(self, lam: torch.Tensor, mu: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Cholesky factor (B, c·m, c·m) of E = ZᵀAZ (c = max particles; padding → identity);
+        ``positions`` (B, dim, *nodes) from :meth:`_rigid_modes`."""
         g, B, c1 = self.grid, self.labels.shape[0], self.cmax + 1
         m, nc = self.modes.shape[1], 2**g.dim
         corner = g.gather(self.labels[:, None].expand(B, g.dim, *g.node_shape).to(g.dtype))
         corner = corner.reshape(B, nc, g.dim, -1)[:, :, 0].long()  # (B, nc, n_el) corner labels
-        mixed = corner.amin(1) != corner.amax(1)  # (B, n_el): elements where Z is not one rigid motion
+        # Z is one rigid motion on an element whose corners share one label and whose corner positions
+        # are the element's own (not so where a periodic particle's unwrapping jumps through it)
+        pos = g.gather(positions).reshape(B, nc, g.dim, -1)
+        offsets = torch.tensor(corner_offsets(g.dim), device=g.device, dtype=g.dtype)[None, :, :, None] / g.n
+        torn = ((pos - pos[:, :1] - offsets).abs() > 0.25 / g.n).flatten(1, 2).any(1) & (corner[:, 0] > 0)
+        mixed = (corner.amin(1) != corner.amax(1)) | torn  # (B, n_el): elements where Z is not one rigid motion
         b_idx, e_idx = torch.nonzero(mixed, as_tuple=True)
         lab = corner.permute(0, 2, 1)[b_idx, e_idx]  # (k, nc) labels of the corners
         Pe = g.gather(self.modes).permute(0, 3, 2, 1)[b_idx, e_idx]  # (k, ne, m) modes at the dofs
@@ -164,7 +226,8 @@ class RigidModeDeflation:
         diag = torch.diagonal(E, dim1=1, dim2=2)
         scale = diag.amax(1, keepdim=True).clamp(min=torch.finfo(g.dtype).tiny)
         # padding (unused labels) → identity; a tiny shift keeps E definite where Z's columns are
-        # dependent (clusters cut by the boundary): there Zᵀr has no component, so E⁻¹'s value is moot
+        # dependent (clusters cut by the boundary; periodic: particles whose nodes cover the whole cell,
+        # Zy = a translation): there Zᵀr has no component (periodic: Π removes Zy), so E⁻¹'s value is moot
         E = E + torch.diag_embed(torch.where(diag > 0, 1e-12 * scale, torch.ones_like(diag)))
         return torch.linalg.cholesky(E)
 
@@ -183,8 +246,16 @@ class RigidModeDeflation:
         modes = self.modes.permute(1, 2, 0, *range(3, self.modes.ndim)).reshape(m, dim, -1)[:, :, self._nodes]
         self._modes, self._chol = modes.to(self.dtype), self.chol.to(self.dtype)
 
+    def _zero_mean(self, v: torch.Tensor) -> torch.Tensor:
+        """Periodic grid: ``Π v``, v minus its mean per component (nodal (..., dim, *nodes)); else v."""
+        return v - v.mean(tuple(range(-self.grid.dim, 0)), keepdim=True) if self.grid.periodic else v
+
     def Q(self, r: torch.Tensor) -> torch.Tensor:
-        """``Z E⁻¹ Zᵀ r`` for nodal ``r`` (B, *extra, dim, *nodes) in the grid's dtype → same shape."""
+        """``Z E⁻¹ Zᵀ r`` for nodal ``r`` (B, *extra, dim, *nodes) in the grid's dtype → same shape.
+
+        Periodic grid: ``Π Z E⁻¹ Zᵀ Π r``, i.e. Z projected against the constants (the translations,
+        A's null space); E = (ΠZ)ᵀA(ΠZ) = ZᵀAZ since AΠ = A."""
+        r = self._zero_mean(r)
         g, B, c1 = self.grid, r.shape[0], self.cmax + 1
         m, N = self.modes.shape[1], int(np.prod(g.node_shape))
         rr = r.reshape(B, -1, g.dim, N).permute(1, 2, 0, 3).reshape(-1, g.dim, B * N)  # (R, dim, B·N)
@@ -196,7 +267,7 @@ class RigidModeDeflation:
         y = torch.cat([y.new_zeros(B, 1, m, R), y.reshape(B, c1 - 1, m, R)], 1).reshape(B * c1, m, R)
         out = torch.zeros_like(rr)
         out[..., self._nodes] = torch.einsum("mdl,lmr->rdl", self._modes, y[self._global])
-        return out.reshape(R, g.dim, B, N).permute(2, 0, 1, 3).reshape(r.shape)
+        return self._zero_mean(out.reshape(R, g.dim, B, N).permute(2, 0, 1, 3).reshape(r.shape))
 
     def select(self, keep: torch.Tensor) -> None:
         """Keep only the samples ``keep`` (indices into the batch axis)."""
