@@ -6,13 +6,16 @@ dofs of the solution are ``u_e = a + gather(ũ)``, for the same energy/gradient 
 affine solvers (``K = 2W/(dim² V)``, V = 1). ``A`` is singular (the dim translations); ``b`` is
 orthogonal to them, and the start, ``b`` and every preconditioned residual are projected onto the
 per-component zero-mean fields, so CG runs on the consistent system in the range of ``A``
-(``ũ`` has zero mean).
+(``ũ`` has zero mean). With stiff particles (shear-modulus contrast ≥ 20) the particle rigid-mode
+coarse space of :mod:`matdesign.fem.deflation` is added as in the affine PCG (A-DEF2, its ``Q``
+projected against the translations).
 """
 
 from __future__ import annotations
 
 import torch
 
+from matdesign.fem.deflation import RigidModeDeflation, adef2
 from matdesign.fem.multigrid import MultigridPreconditioner
 from matdesign.fem.pcg import pcg
 from matdesign.fem.periodic_grid import PeriodicVoxelGrid
@@ -21,15 +24,15 @@ from matdesign.fem.periodic_grid import PeriodicVoxelGrid
 class PeriodicPCGBackend:
     """PCG with the periodic geometric-multigrid V-cycle (float32) as preconditioner.
 
-    Like :class:`~matdesign.fem.backends.PCGBackend` (converged samples leave the batch), without the
-    particle rigid-mode coarse space: :mod:`matdesign.fem.deflation` builds its modes on Dirichlet
-    (interior) nodes and would need periodic particle labels and mode vectors.
+    Like :class:`~matdesign.fem.backends.PCGBackend` (converged samples leave the batch; ``deflation``:
+    the particle rigid-mode coarse space, A-DEF2, where the sample's shear-modulus contrast is ≥ 20),
+    on the torus (periodic labels and modes, see :mod:`matdesign.fem.deflation`).
     """
 
     name = "periodic-pcg"
 
-    def __init__(self, grid: PeriodicVoxelGrid, tol: float, maxiter: int):
-        self.grid, self.tol, self.maxiter = grid, tol, maxiter
+    def __init__(self, grid: PeriodicVoxelGrid, tol: float, maxiter: int, deflation: bool = True):
+        self.grid, self.tol, self.maxiter, self.deflation = grid, tol, maxiter, deflation
         self.grid32 = grid if grid.dtype == torch.float32 else PeriodicVoxelGrid(grid.dim, grid.n, grid.device,
                                                                                  torch.float32)
 
@@ -39,13 +42,16 @@ class PeriodicPCGBackend:
     def solve(self, lam, mu, a, x0=None):
         """Lamé fields ``lam, mu`` (B, n_el) [GPa] on the grid's device/dtype, affine element dofs ``a``
         (R, ne), warm start ``x0`` (B, R, dim, *nodes) or None → ``(u_e, info, ũ)``: element dofs
-        (B, R, ne, n_el), PCG info (``iterations``, ``residual`` (B, R), ``converged``, ``levels``) and
-        the fluctuation ``ũ`` (B, R, dim, *nodes) for the next ``x0``."""
+        (B, R, ne, n_el), PCG info (``iterations``, ``residual`` (B, R), ``converged``, ``levels``,
+        ``particles`` (B,) in the coarse space or None) and the fluctuation ``ũ`` (B, R, dim, *nodes)
+        for the next ``x0``."""
         g, ne = self.grid, self.grid.ne
         lam, mu = lam[:, None], mu[:, None]
         ya = (a @ g.K_stack.T)[..., None]  # (R, 2 ne, 1): [K_λ a; K_μ a]
         b = self._zero_mean(-g.scatter(lam.unsqueeze(-2) * ya[:, :ne] + mu.unsqueeze(-2) * ya[:, ne:]))
         mg = MultigridPreconditioner(self.grid32, lam.float(), mu.float())
+        defl = RigidModeDeflation(g, lam[:, 0], mu[:, 0]) if self.deflation else None
+        defl = defl if defl is not None and defl.active else None
 
         def apply_A(v):
             return g.apply_lame(v, lam, mu)
@@ -54,9 +60,16 @@ class PeriodicPCGBackend:
             nonlocal lam, mu
             lam, mu = lam[keep], mu[keep]
             mg.select(keep)
+            if defl is not None:
+                defl.select(keep)
 
-        x, info = pcg(apply_A, b, lambda r: self._zero_mean(mg(r.float()).to(g.dtype)),
-                      None if x0 is None else self._zero_mean(x0), tol=self.tol, maxiter=self.maxiter,
-                      field_dims=g.dim + 1, shrink=shrink)
+        precond = lambda r: self._zero_mean(mg(r.float()).to(g.dtype))  # noqa: E731
+        x0 = None if x0 is None else self._zero_mean(x0)
+        if defl is not None:  # A-DEF2 as in PCGBackend; Q's output has zero mean, so all iterates keep it
+            precond = adef2(precond, lambda z: mg.apply_operator(z.float()).to(g.dtype), defl)
+            x0 = defl.Q(b) if x0 is None else x0 + defl.Q(b - apply_A(x0))
+        x, info = pcg(apply_A, b, precond, x0, tol=self.tol, maxiter=self.maxiter, field_dims=g.dim + 1,
+                      shrink=shrink)
         info["levels"] = len(mg.grids)
+        info["particles"] = None if defl is None else defl.particles
         return a[:, :, None] + g.gather(x), info, x
