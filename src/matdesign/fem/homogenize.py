@@ -74,7 +74,7 @@ class Homogenizer:
     (fewer iterations, same solution; see :mod:`matdesign.fem.deflation`). After each call ``last_info`` holds
     ``solver``, ``iterations`` (per sample, PCG) , ``residual``, ``seconds``, ``warm_started``,
     ``particles`` (per sample, PCG: particles in the coarse space). ``bc``: ``"affine"`` (default, the
-    paper's cell) or ``"periodic"`` (condense or PCG; the PCG without the particle coarse space).
+    paper's cell) or ``"periodic"`` (condense or PCG, both boundary conditions with the particle coarse space).
     """
 
     def __init__(self, dim: int, size: int, *, device="cpu", dtype=torch.float64, solver: str = "auto",
@@ -116,7 +116,7 @@ class Homogenizer:
         periodic = self.bc == "periodic"
         if self.solver == "pcg":
             if periodic:
-                return PeriodicPCGBackend(self.grid, self._tol, self._maxiter)
+                return PeriodicPCGBackend(self.grid, self._tol, self._maxiter, self._deflation)
             return PCGBackend(self.grid, self._tol, self._maxiter, self._deflation)
         if self.solver == "condense":
             return CondenseBackend(self.grid, periodic=periodic)
