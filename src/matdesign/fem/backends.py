@@ -39,32 +39,45 @@ class PCGBackend:
 
     def solve(self, lam, mu, u_aff, x0=None):
         g = self.grid
-        lam, mu = lam[:, None], mu[:, None]
         u_bnd = u_aff * (1.0 - g.interior)
-        b = -g.apply_lame(u_bnd, lam, mu) * g.interior
-        mg = MultigridPreconditioner(self.grid32, lam.float(), mu.float())
-        defl = RigidModeDeflation(g, lam[:, 0], mu[:, 0]) if self.deflation else None
-        defl = defl if defl is not None and defl.active else None
-
-        def apply_A(v):
-            return g.apply_lame(v, lam, mu) * g.interior
-
-        def shrink(keep):
-            nonlocal lam, mu
-            lam, mu = lam[keep], mu[keep]
-            mg.select(keep)
-            if defl is not None:
-                defl.select(keep)
-
-        precond = lambda r: mg(r.float()).to(g.dtype)  # noqa: E731
-        if defl is not None:  # A-DEF2: coarse-corrected start, Pᵀ M + Q as the preconditioner (its A in float32)
-            precond = adef2(precond, lambda z: mg.apply_operator(z.float()).to(g.dtype), defl)
-            x0 = defl.Q(b) if x0 is None else x0 + defl.Q(b - apply_A(x0))
-        x, info = pcg(apply_A, b, precond, x0, tol=self.tol, maxiter=self.maxiter, field_dims=g.dim + 1,
-                      shrink=shrink)
-        info["levels"] = len(mg.grids)
-        info["particles"] = None if defl is None else defl.particles
+        b = -g.apply_lame(u_bnd, lam[:, None], mu[:, None]) * g.interior
+        x, info = multigrid_pcg(g, self.grid32, lam, mu, b, x0, self.tol, self.maxiter, self.deflation,
+                                masked=True)
         return g.gather(u_bnd + x), info, x
+
+
+def multigrid_pcg(g, grid32, lam, mu, b, x0, tol: float, maxiter: int, deflation: bool, *, masked: bool = False,
+                  project=None):
+    """PCG on ``A x = b`` (b: (B, R, dim, *nodes)) with the float32 V-cycle of ``grid32`` and, where active,
+    the particle rigid-mode coarse space (A-DEF2); converged samples leave the batch. ``masked``: A acts
+    on interior nodes only (Dirichlet grid); ``project``: applied to the preconditioned residuals and the
+    start (the periodic solver's zero-mean projection). Returns ``(x, info)`` with ``levels`` and ``particles``."""
+    lam, mu = lam[:, None], mu[:, None]
+    mg = MultigridPreconditioner(grid32, lam.float(), mu.float())
+    defl = RigidModeDeflation(g, lam[:, 0], mu[:, 0]) if deflation else None
+    defl = defl if defl is not None and defl.active else None
+    project = project or (lambda v: v)
+
+    def apply_A(v):
+        Av = g.apply_lame(v, lam, mu)
+        return Av * g.interior if masked else Av
+
+    def shrink(keep):
+        nonlocal lam, mu
+        lam, mu = lam[keep], mu[keep]
+        mg.select(keep)
+        if defl is not None:
+            defl.select(keep)
+
+    precond = lambda r: project(mg(r.float()).to(g.dtype))  # noqa: E731
+    x0 = None if x0 is None else project(x0)
+    if defl is not None:  # A-DEF2: coarse-corrected start, Pᵀ M + Q as the preconditioner (its A in float32)
+        precond = adef2(precond, lambda z: mg.apply_operator(z.float()).to(g.dtype), defl)
+        x0 = defl.Q(b) if x0 is None else x0 + defl.Q(b - apply_A(x0))
+    x, info = pcg(apply_A, b, precond, x0, tol=tol, maxiter=maxiter, field_dims=g.dim + 1, shrink=shrink)
+    info["levels"] = len(mg.grids)
+    info["particles"] = None if defl is None else defl.particles
+    return x, info
 
 
 class CondenseBackend:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from matdesign.fem.deflation import RigidModeDeflation, adef2
-from matdesign.fem.multigrid import MultigridPreconditioner
-from matdesign.fem.pcg import pcg
+from matdesign.fem.backends import multigrid_pcg
 from matdesign.fem.periodic_grid import PeriodicVoxelGrid
 
 
@@ -46,30 +44,9 @@ class PeriodicPCGBackend:
         ``particles`` (B,) in the coarse space or None) and the fluctuation ``ũ`` (B, R, dim, *nodes)
         for the next ``x0``."""
         g, ne = self.grid, self.grid.ne
-        lam, mu = lam[:, None], mu[:, None]
         ya = (a @ g.K_stack.T)[..., None]  # (R, 2 ne, 1): [K_λ a; K_μ a]
-        b = self._zero_mean(-g.scatter(lam.unsqueeze(-2) * ya[:, :ne] + mu.unsqueeze(-2) * ya[:, ne:]))
-        mg = MultigridPreconditioner(self.grid32, lam.float(), mu.float())
-        defl = RigidModeDeflation(g, lam[:, 0], mu[:, 0]) if self.deflation else None
-        defl = defl if defl is not None and defl.active else None
-
-        def apply_A(v):
-            return g.apply_lame(v, lam, mu)
-
-        def shrink(keep):
-            nonlocal lam, mu
-            lam, mu = lam[keep], mu[keep]
-            mg.select(keep)
-            if defl is not None:
-                defl.select(keep)
-
-        precond = lambda r: self._zero_mean(mg(r.float()).to(g.dtype))  # noqa: E731
-        x0 = None if x0 is None else self._zero_mean(x0)
-        if defl is not None:  # A-DEF2 as in PCGBackend; Q's output has zero mean, so all iterates keep it
-            precond = adef2(precond, lambda z: mg.apply_operator(z.float()).to(g.dtype), defl)
-            x0 = defl.Q(b) if x0 is None else x0 + defl.Q(b - apply_A(x0))
-        x, info = pcg(apply_A, b, precond, x0, tol=self.tol, maxiter=self.maxiter, field_dims=g.dim + 1,
-                      shrink=shrink)
-        info["levels"] = len(mg.grids)
-        info["particles"] = None if defl is None else defl.particles
+        b = self._zero_mean(-g.scatter(lam[:, None, None] * ya[:, :ne] + mu[:, None, None] * ya[:, ne:]))
+        # Q's output has zero mean (deflation.py), so with the projected start all iterates keep it
+        x, info = multigrid_pcg(g, self.grid32, lam, mu, b, x0, self.tol, self.maxiter, self.deflation,
+                                project=self._zero_mean)
         return a[:, :, None] + g.gather(x), info, x
