@@ -43,7 +43,10 @@ def design_command(
     rank: str = typer.Option("robust", "--rank", help="robust (P within tolerance) or error."),
     verify_n: int = typer.Option(10, "--verify-n", help="Random arrangements per verification."),
     definition: str = typer.Option("composite", "--definition", help="composite (the bulk composite's K: periodic RVEs, no walls; default), composite-fine (the same at twice the resolution, slower) or paper (the paper's walled cell with affine boundary conditions). Verification, refinement, tolerance and ranking use it; with composite the paper-cell value is shown beside it."),
-    top: int = typer.Option(5, "--top", help="How many designs to show."),
+    top: int = typer.Option(5, "--top", help="How many distinct designs within the tolerance to find and show."),
+    closure: bool = typer.Option(True, "--closure/--no-closure", help="Design closure (K): also try material pairs near each sample's phases and from the whole table, screened by a mean-field estimate, refined and verified on fresh arrangements, until --top designs are found or --time-limit passes. --no-closure refines each sample's own pair only (the behaviour before 2026-12-07)."),
+    search: str = typer.Option("both", "--search", help="Where closure takes pairs from: both (the samples' neighbourhoods, then the whole table; default), model or physics (the table alone, no sampling)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Wall-time budget in seconds (default 110 in 2D, 600 in 3D); closure starts no new candidate after it."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped model)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
@@ -57,7 +60,8 @@ def design_command(
     result = design(chosen, property=prop, dim=dim, samples=samples, steps=steps,
                     materials=materials, density_weight=density_weight, objective=objective, refine=refine,
                     tolerance=tolerance / 100.0, rank=rank, verify_n=verify_n, model=model, device=device,
-                    seed=seed, step_clip=step_clip, definition=definition)
+                    seed=seed, step_clip=step_clip, definition=definition, closure=closure, search=search, top=top,
+                    time_limit=time_limit)
     print_result(result, top)
     from matdesign.cli.main import invocation
 

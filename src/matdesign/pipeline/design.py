@@ -36,7 +36,9 @@ from matdesign.guidance import (
 )
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
+from matdesign.pipeline.closure import PairCandidate, neighbour_pairs, physics_pairs, reachable_by_pairs, window
 from matdesign.pipeline.refine import REFINABLE, Refinement, refine_volume_fraction
+from matdesign.pipeline.validity import validity_flags
 
 OBJECTIVES = {"K": TargetBulkModulus, "G": TargetShearModulus, "E": TargetYoungsModulus, "nu": TargetPoissonRatio}
 """The guidance objective of each target property (:data:`matdesign.evaluate.PROPERTIES`)."""
@@ -44,6 +46,13 @@ OBJECTIVES = {"K": TargetBulkModulus, "G": TargetShearModulus, "E": TargetYoungs
 DEFAULT_STEP_CLIP = 0.01
 """Default guidance trust region C of ``design`` and ``evaluate`` (each sample's guidance step RMS
 ≤ C·√(1−ᾱ_t), :class:`GuidanceConfig`); measured in 2D and 3D, docs/results.md, "Guidance step clip"."""
+
+DEFAULT_TIME_LIMIT = {2: 110.0, 3: 600.0}
+"""Default wall-time budget [s] of ``design`` per dimension: closure starts no new candidate after it."""
+SEARCHES = ("both", "model", "physics")
+"""Where closure takes its material pairs from: the samples' neighbourhoods, the whole table, or both."""
+GRID = {2: 64, 3: 32}
+"""The design cell's voxels per axis without a model (physics search): the shipped models' grids."""
 
 POISSON_RANGE = (-1.0, 0.5)
 """Open interval of an isotropic Poisson ratio (K, G > 0; 3D) that a ν target must lie in."""
@@ -181,9 +190,12 @@ def probability_within(verification: Verification, target: float, tolerance: flo
 
 @dataclass
 class Candidate:
-    """One generated sample: raw backprojected design, its verification, the target property of the
-    generated sample itself (``value_s``; K_s for K), the refinement, and ``cell``: the final design's
-    property in the paper's cell definition (None when the run already uses it)."""
+    """One candidate design: the raw design (a generated sample's backprojection, or a material pair
+    proposed by closure: ``source`` "sample", "neighbour" or "physics"), its verification, the target
+    property of the generated sample itself (``value_s``; K_s for K; nan without a sample), the
+    refinement, ``cell``: the final design's property in the paper's cell definition (None when the
+    run already uses it), and ``flags``: the validity rules the final design breaks or "duplicate"
+    (:mod:`matdesign.pipeline.validity`; empty: a valid, distinct design)."""
 
     sample: int
     design: Design
@@ -192,6 +204,8 @@ class Candidate:
     refinement: Refinement | None = None
     p_within: float = 0.0
     cell: Verification | None = None
+    source: str = "sample"
+    flags: list[str] = field(default_factory=list)
 
     @property
     def final_design(self) -> Design:
@@ -240,12 +254,21 @@ class DesignResult:
     def top(self, n: int = 5) -> list[Candidate]:
         return self.candidates[:n]
 
+    def found(self, c: Candidate) -> bool:
+        """A valid, distinct design whose verified value lies within the run's tolerance of the target."""
+        err = self.error(c)
+        return not c.flags and math.isfinite(err) and err <= self.settings.get("tolerance", 0.01)
+
+    @property
+    def found_candidates(self) -> list[Candidate]:
+        return [c for c in self.candidates if self.found(c)]
+
 
 def _rank_key(result: DesignResult, c: Candidate, by: str):
     err = result.error(c)
     err = math.inf if math.isnan(err) else err
     rho = density(c.final_design)
-    return (-c.p_within, err, rho) if by == "robust" else (err, rho)
+    return (not result.found(c), bool(c.flags)) + ((-c.p_within, err, rho) if by == "robust" else (err, rho))
 
 
 def check_ranking(tolerance: float, rank: str) -> None:
@@ -257,13 +280,70 @@ def check_ranking(tolerance: float, rank: str) -> None:
 
 
 def rank_candidates(result: DesignResult, tolerance: float, rank: str) -> DesignResult:
-    """Set each candidate's P(one arrangement within ±``tolerance``·scale of the target) and sort the
-    candidates in place: ``rank="robust"`` by that probability, then error, then density; ``"error"``
-    by error, density."""
+    """Set each candidate's P(one arrangement within ±``tolerance``·scale of the target) and validity
+    flags, and sort the candidates in place: found designs (valid, distinct, within tolerance) first,
+    then valid misses, then invalid ones; inside each group ``rank="robust"`` by that probability, then
+    error, then density, ``"error"`` by error, density. Of several candidates with one material pair
+    only the best counts; the others are flagged "duplicate"."""
+    result.settings.setdefault("tolerance", tolerance)
     for c in result.candidates:
         c.p_within = probability_within(c.final_verification, result.target, tolerance, result.scale)
+        c.flags = validity_flags(c.final_design, result.dim, c.final_verification)
+    result.candidates.sort(key=lambda c: _rank_key(result, c, rank))
+    seen = set()
+    for c in result.candidates:
+        pair = (c.final_design.matrix.name, c.final_design.particle.name)
+        if pair in seen and "duplicate" not in c.flags:
+            c.flags.append("duplicate")
+        seen.add(pair)
     result.candidates.sort(key=lambda c: _rank_key(result, c, rank))
     return result
+
+
+def _closure_queue(candidates: list[Candidate], table: MaterialTable, target: float, dim: int, search: str,
+                   normalization) -> list[tuple[PairCandidate, Candidate | None]]:
+    """Pairs for closure in the order they are tried: round-robin over the samples (each sample's own
+    pair first, then pairs near its phases, nearest first), then the table's pairs (physics search)."""
+    per_sample = []
+    if search in ("model", "both"):
+        for c in candidates:
+            pairs = neighbour_pairs(c.design, table, target, dim, c.sample, normalization=normalization)
+            per_sample.append([(p, c if p.source == "sample" else None) for p in pairs])
+    queue = [item for level in range(max(map(len, per_sample), default=0))
+             for pairs in per_sample if level < len(pairs) for item in [pairs[level]]]
+    if search in ("physics", "both"):
+        queue += [(p, None) for p in physics_pairs(table, target, dim)]
+    return queue
+
+
+def _close(candidates: list[Candidate], queue, table: MaterialTable, target: float, *, dim: int, size: int,
+           verify_n: int, seed: int, definition: str, tolerance: float, top: int, deadline: float,
+           progress: bool) -> list[Candidate]:
+    """Refine the queued pairs (vf searched around the estimate, then verified on fresh arrangements)
+    until ``top`` distinct valid designs are within ``tolerance`` or the deadline passes; returns the
+    candidates tried (samples' own pairs keep their raw verification) plus the samples never reached."""
+    tried, found, seen = [], set(), set()
+    bar = tqdm(total=top, desc="closure (designs found)", disable=not progress, leave=False)
+    for k, (pair, own) in enumerate(queue):
+        if len(found) >= top or time.perf_counter() > deadline:
+            break
+        key = (pair.matrix, pair.particle)
+        if key in seen:
+            continue
+        seen.add(key)
+        start = pair.design(table)
+        lo, hi = window(pair.volume_fraction, dim)
+        r = refine_volume_fraction(start, target, size=size, dim=dim, n=verify_n, seed=seed * 1000 + 7919 * k,
+                                   vf_min=lo, vf_max=hi, definition=definition, fresh_seed=[seed, k, 3])
+        c = own if own is not None else Candidate(pair.sample, start, r.verification, math.nan, source=pair.source)
+        c.refinement = r
+        tried.append(c)
+        err = abs(r.verification.mean - target) / target if r.verification.ok else math.inf
+        if err <= tolerance and not validity_flags(r.design, dim, r.verification):
+            found.add((r.design.matrix.name, r.design.particle.name))
+            bar.update(len(found) - bar.n)
+    bar.close()
+    return tried + [c for c in candidates if all(c is not t for t in tried)]
 
 
 def design(
@@ -286,6 +366,10 @@ def design(
     grad_scale: tuple[float, float, float] | None = None,
     step_clip: float | None = None,
     definition: str = DEFAULT_DEFINITION,
+    closure: bool = True,
+    search: str = "both",
+    top: int = 5,
+    time_limit: float | None = None,
     progress: bool = True,
 ) -> DesignResult:
     """Designs whose verified ``property`` matches ``target``: "K" bulk modulus (default), "G" shear
@@ -305,7 +389,13 @@ def design(
     (:data:`DEFAULT_STEP_CLIP`), inf → the paper's unclipped step; definition: the property that
     verification, refinement, tolerance and ranking use — "composite" (default: the bulk composite,
     periodic RVEs) or "paper" (the paper's walled cell with affine boundary conditions); with
-    "composite" every design also carries its paper-cell value (``Candidate.cell``).
+    "composite" every design also carries its paper-cell value (``Candidate.cell``); closure (K with
+    refinement only): after refining each sample's own pair, try other material pairs near the
+    sample's phases ("model"), pairs from the whole table ("physics") or both (``search``, default
+    "both": the model's first), screened by a mean-field estimate, refined by FEM and verified on fresh
+    arrangements (:mod:`matdesign.pipeline.closure`), until ``top`` distinct valid designs are within
+    ``tolerance`` or ``time_limit`` seconds (default :data:`DEFAULT_TIME_LIMIT`) have passed; without
+    closure every sample's own pair is refined (the behaviour before 2026-12-07).
     """
     prop = check_property(property)
     definition = get_definition(definition).name
@@ -315,6 +405,12 @@ def design(
     if objective not in ("relative", "absolute"):
         raise InputError(f"objective={objective!r}: must be 'relative' or 'absolute'")
     check_ranking(tolerance, rank)
+    if search not in SEARCHES:
+        raise InputError(f"search={search!r}: must be one of {', '.join(SEARCHES)}")
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise InputError(f"top={top!r}: must be an integer >= 1")
+    if time_limit is not None and not (float(time_limit) > 0):
+        raise InputError(f"time_limit={time_limit!r}: must be a positive number of seconds")
     if int(samples) < 1:
         raise InputError(f"samples={samples!r}: must be ≥ 1")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -328,26 +424,36 @@ def design(
                                       "volume fraction")
         warnings.warn(refine_note, stacklevel=2)
     seconds: dict[str, float] = {}
-    tic = time.perf_counter()
-    net = load_model(model, dim, device)
-    size = net.grid[0]
+    start = tic = time.perf_counter()
+    deadline = start + (DEFAULT_TIME_LIMIT[dim] if time_limit is None else float(time_limit))
+    closure = closure and refine and prop == "K"
+    candidates, fields, config, size = [], np.zeros((0, 3)), None, GRID[dim]
+    if search in ("model", "both") or not closure:
+        net = load_model(model, dim, device)
+        size = net.grid[0]
+        fields, res, config = guided_fields(net, target, samples=samples, steps=steps, seed=seed,
+                                            objective=objective, density_weight=density_weight,
+                                            grad_scale=grad_scale, step_clip=step_clip, device=device,
+                                            progress=progress, prop=prop)
+        seconds["sampling"] = time.perf_counter() - tic
+        seconds["sampling_fem"] = res.fem_seconds
 
-    fields, res, config = guided_fields(net, target, samples=samples, steps=steps, seed=seed, objective=objective,
-                                        density_weight=density_weight, grad_scale=grad_scale,
-                                        step_clip=step_clip, device=device, progress=progress, prop=prop)
-    seconds["sampling"] = time.perf_counter() - tic
-    seconds["sampling_fem"] = res.fem_seconds
-
-    tic = time.perf_counter()
-    value_s = np.atleast_1d(sample_property(fields, prop, dim=dim))
-    designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)
-    candidates = [Candidate(i, d, verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]),
-                                         prop=prop, definition=definition), float(value_s[i]))
-                  for i, d in enumerate(tqdm(designs, desc="verify", disable=not progress, leave=False))]
-    seconds["verify"] = time.perf_counter() - tic
-
-    if refine:
         tic = time.perf_counter()
+        value_s = np.atleast_1d(sample_property(fields, prop, dim=dim))
+        designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)
+        candidates = [Candidate(i, d, verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]),
+                                             prop=prop, definition=definition), float(value_s[i]))
+                      for i, d in enumerate(tqdm(designs, desc="verify", disable=not progress, leave=False))]
+        seconds["verify"] = time.perf_counter() - tic
+
+    tic = time.perf_counter()
+    if closure:
+        queue = _closure_queue(candidates, table, target, dim, search, net.normalization if candidates else None)
+        candidates = _close(candidates, queue, table, target, dim=dim, size=size, verify_n=verify_n, seed=seed,
+                            definition=definition, tolerance=tolerance, top=top, deadline=deadline,
+                            progress=progress)
+        seconds["closure"] = time.perf_counter() - tic
+    elif refine:
         for c in tqdm(candidates, desc="refine", disable=not progress, leave=False):
             if c.verification.ok:
                 c.refinement = refine_volume_fraction(c.design, target, size=size, dim=dim, n=verify_n,
@@ -356,15 +462,19 @@ def design(
         seconds["refine"] = time.perf_counter() - tic
     if definition != "paper":
         tic = time.perf_counter()
-        for c in tqdm(candidates, desc="cell", disable=not progress, leave=False):
-            c.cell = verify(c.final_design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, c.sample, 2]),
+        for k, c in enumerate(tqdm(candidates, desc="cell", disable=not progress, leave=False)):
+            c.cell = verify(c.final_design, size=size, dim=dim, n=verify_n,
+                            rng=np.random.default_rng([seed, c.sample if c.source == "sample" else 10_000 + k, 2]),
                             prop=prop, definition="paper")
         seconds["cell"] = time.perf_counter() - tic
     result = DesignResult(target, dim, size, candidates, fields, seconds=seconds, prop=prop, settings={
         f"target_{prop}": target, "property": prop, "dim": dim, "samples": int(samples), "steps": int(steps),
         "objective": objective, "density_weight": density_weight, "refine": refine,
         **({"refine_note": refine_note} if refine_note else {}), "tolerance": tolerance, "rank": rank,
-        "verify_n": verify_n, "definition": definition, "model": str(model or default_model_path(dim)), "device": device, "seed": int(seed),
-        "grad_scale": list(config.grad_scale), "step_clip": config.step_clip, "materials": str(materials or "builtin"),
-        "material_sha256": table.sha256()})
+        "verify_n": verify_n, "definition": definition, "closure": closure, "search": search, "top": int(top),
+        "time_limit": deadline - start, "model": str(model or default_model_path(dim)), "device": device,
+        "seed": int(seed), "grad_scale": list(config.grad_scale) if config else None,
+        "step_clip": config.step_clip if config else None, "materials": str(materials or "builtin"),
+        "material_sha256": table.sha256(),
+        **({"reachable": list(reachable_by_pairs(table, dim))} if prop == "K" else {})})
     return rank_candidates(result, tolerance, rank)

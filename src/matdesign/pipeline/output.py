@@ -45,13 +45,14 @@ def candidate_record(result: DesignResult, c: Candidate, rank: int) -> dict:
             "diameter": design.diameter, "volume_fraction": design.volume_fraction,
             "particle_count": design.expected_particle_count(result.dim),
             f"{p}_mean": ver.mean, f"{p}_std": ver.std, f"{p}_sem": ver.sem, f"{p}_ci95": list(ver.ci95),
-            "n_arrangements": ver.n, "arrangement_seeds": ver.seeds, "relative_error": err,
+            "n_arrangements": ver.n, "arrangement_seeds": ver.seeds, "arrangement_particles": ver.n_particles,
+            "relative_error": err,
             "density": density(design), "flags": list(ver.flags) + list(design.diagnostics.get("flags", [])),
         }
 
     record = {"rank": rank, "sample": c.sample, f"{p}_s": c.value_s, "p_within_tolerance": c.p_within,
-              "within_tolerance": within_tolerance(result, c),
-              "definition": c.final_verification.definition,
+              "within_tolerance": within_tolerance(result, c), "validity_flags": list(c.flags),
+              "source": c.source, "definition": c.final_verification.definition,
               "raw": part(c.design, c.verification, result.error(c, refined=False))}
     if c.cell is not None:
         record[f"{p}_cell"] = {f"{p}_mean": c.cell.mean, f"{p}_std": c.cell.std, f"{p}_sem": c.cell.sem,
@@ -64,18 +65,49 @@ def candidate_record(result: DesignResult, c: Candidate, rank: int) -> dict:
 
 
 def within_tolerance(result: DesignResult, c: Candidate) -> bool:
-    """Whether the candidate's verified mean lies within ±tolerance·scale of the target."""
-    err = result.error(c)
-    return bool(err <= result.settings["tolerance"]) if math.isfinite(err) else False
+    """Whether the candidate is a found design: valid, distinct, its verified mean within ±tolerance·scale."""
+    return result.found(c)
 
 
-def summary_rows(result: DesignResult, n: int) -> list[dict]:
-    """The human-readable table rows of the top ``n`` designs."""
+def shown(result: DesignResult, n: int) -> tuple[list[Candidate], list[Candidate]]:
+    """The candidates a run shows: up to ``n`` found designs, and the closest misses (up to ``n`` minus
+    the found ones, at least 3) — never a miss among the designs."""
+    found = result.found_candidates[:n]
+    misses = [c for c in result.candidates if not result.found(c) and "duplicate" not in c.flags]
+    return found, misses[: max(3, n - len(found))]
+
+
+def found_line(result: DesignResult, n: int) -> str:
+    """"found N of n within ±tol" and, when short, the nearest verified value and what the table can reach."""
+    symbol, unit = _quantity(result)
+    tol = result.settings["tolerance"]
+    tol_text = f"±{tol:g}" if result.prop == "nu" else f"±{100 * tol:g} %"
+    found, misses = shown(result, n)
+    line = f"found {len(found)} of {n} designs within {tol_text} of {symbol}* = {result.target:g}{unit}"
+    if len(found) < n and misses:
+        best = min(misses, key=lambda c: result.error(c) if math.isfinite(result.error(c)) else math.inf)
+        v = best.final_verification
+        if v.ok:
+            line += (f"; nearest miss {symbol} = {v.mean:.4g}{unit} ({_error_text(result, result.error(best))} off, "
+                     f"{best.final_design.matrix.name} + {best.final_design.particle.name}"
+                     + (f", {', '.join(best.flags)}" if best.flags else "") + ")")
+        reach = result.settings.get("reachable")
+        if reach:
+            line += (f"; the material table's pairs reach {reach[0]:.3g}–{reach[1]:.3g}{unit} by the mean-field "
+                     "estimate inside the training volume fractions")
+    return line
+
+
+def summary_rows(result: DesignResult, n: int, candidates: list[Candidate] | None = None) -> list[dict]:
+    """The human-readable table rows of ``candidates`` (default: the shown designs and misses)."""
     symbol, unit = _quantity(result)
     value_col = f"{symbol} [{unit.strip()}]" if unit else symbol
     tol = result.settings["tolerance"]
     rows = []
-    for rank, c in enumerate(result.top(n), 1):
+    if candidates is None:
+        found, misses = shown(result, n)
+        candidates = found + misses
+    for rank, c in enumerate(candidates, 1):
         d, v = c.final_design, c.final_verification
         rows.append({
             "#": rank, "matrix": d.matrix.name, "particle": d.particle.name,
@@ -83,10 +115,11 @@ def summary_rows(result: DesignResult, n: int) -> list[dict]:
             "particles": _fmt(d.expected_particle_count(result.dim), ".1f"),
             value_col: f"{_fmt(v.mean, '.4g')} ± {_fmt(v.std, '.2g')}",
             "error": _error_text(result, result.error(c)),
-            "raw error": _error_text(result, result.error(c, refined=False)),
+            "raw error": _error_text(result, result.error(c, refined=False)) if c.source == "sample" else "—",
             **({f"{symbol} cell": _fmt(c.cell.mean, '.4g')} if c.cell is not None else {}),
             f"P(±{tol:g})" if result.prop == "nu" else f"P(±{100 * tol:g} %)": _fmt(c.p_within, ".2f"),
             "ρ [g/cm³]": _fmt(density(d), ".3g"),
+            "status": "design" if result.found(c) else ("miss: " + ", ".join(c.flags) if c.flags else "miss"),
         })
     return rows
 
@@ -140,7 +173,7 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
     write_text_atomic(out / "results.csv", _csv(result))
 
     images = []
-    for rank, c in enumerate(result.top(top), 1):
+    for rank, c in enumerate(shown(result, top)[0], 1):
         d = c.final_design
         v = c.final_verification
         if not v.ok or not v.seeds:
@@ -158,7 +191,7 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
     summary = summary or (f"Target {symbol}* = {result.target:g}{unit} ({PROPERTIES[result.prop][1]}), "
                           f"{result.dim}D {result.size}^{result.dim} grid, "
                           f"{result.settings['samples']} samples, {result.settings['steps']} steps, "
-                          f"total {result.total_seconds:.1f} s" + (f"; {note}" if note else ""))
+                          f"total {result.total_seconds:.1f} s: {found_line(result, top)}" + (f"; {note}" if note else ""))
     write_report(out / "report.html", title=title, summary=summary, rows=rows,
                  designs=images, figures=[(f"{symbol} of the designs and the arrangements of the top designs",
                                            _distribution_png(result, top))],
@@ -167,17 +200,19 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
 
 
 def _csv(result: DesignResult) -> str:
-    """One row per design (final: refined where refined), in rank order: the plain columns of the
-    design and its verified property — ``K`` (the run's definition: composite by default), ``K_sem``,
-    ``K_cell`` (the paper's cell), ``within_tolerance`` (named after the property for G, E, ν)."""
+    """One row per shown design and shown miss (final: refined where refined), found designs first: the
+    plain columns of the design and its verified property — ``K`` (the run's definition: composite by
+    default), ``K_sem``, ``K_cell`` (the paper's cell), ``within_tolerance`` (false for every miss;
+    named after the property for G, E, ν), ``flags`` (validity rules broken), ``source``."""
     p = result.prop
     buf = io.StringIO()
     cols = ["rank", "matrix", "particle", "E_matrix", "nu_matrix", "E_particle", "nu_particle", "diameter",
             "volume_fraction", p, f"{p}_sem", f"{p}_std", f"{p}_cell", "within_tolerance", "relative_error",
-            "p_within_tolerance", "density", "particle_count", "definition", "sample", "refined"]
+            "p_within_tolerance", "density", "particle_count", "flags", "source", "definition", "sample", "refined"]
     writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     writer.writeheader()
-    for rank, c in enumerate(result.candidates, 1):
+    found, misses = shown(result, result.settings.get("top", 5))
+    for rank, c in enumerate(found + misses, 1):
         d, v = c.final_design, c.final_verification
         cell = c.cell.mean if c.cell is not None else (v.mean if v.definition == "paper" else math.nan)
         writer.writerow({
@@ -186,21 +221,31 @@ def _csv(result: DesignResult) -> str:
             "diameter": d.diameter, "volume_fraction": d.volume_fraction, p: v.mean, f"{p}_sem": v.sem,
             f"{p}_std": v.std, f"{p}_cell": cell, "within_tolerance": within_tolerance(result, c),
             "relative_error": result.error(c), "p_within_tolerance": c.p_within, "density": density(d),
-            "particle_count": d.expected_particle_count(result.dim), "definition": v.definition,
-            "sample": c.sample, "refined": c.refinement is not None})
+            "particle_count": d.expected_particle_count(result.dim), "flags": " ".join(c.flags),
+            "source": c.source, "definition": v.definition, "sample": c.sample, "refined": c.refinement is not None})
     return buf.getvalue()
 
 
 def print_result(result: DesignResult, top: int = 5, file=None) -> None:
-    """The readable summary printed by the CLI (to ``file``, default the current ``sys.stdout``)."""
+    """The readable summary printed by the CLI (to ``file``, default the current ``sys.stdout``): the found
+    designs, then — below a line, never as designs — the closest misses with their errors and reasons."""
     file = sys.stdout if file is None else file
     symbol, unit = _quantity(result)
     note = result.settings.get("refine_note")
-    print(f"\nTop {min(top, len(result.candidates))} designs for {symbol}* = {result.target:g}{unit} "
-          f"({result.dim}D, refined={result.settings['refine']}, ranked by {result.settings['rank']}):\n", file=file)
+    found, misses = shown(result, top)
+    print(f"\n{found_line(result, top)} ({result.dim}D, {result.settings.get('definition', 'paper')} "
+          f"definition, refined={result.settings['refine']}, ranked by {result.settings['rank']}):\n", file=file)
     if note:
         print(f"note: {note}\n", file=file)
-    print(format_table(summary_rows(result, top)), file=file)
+    if found:
+        print(format_table([_drop_status(r) for r in summary_rows(result, top, found)]), file=file)
+    if misses:
+        print("\nmisses — not designs (outside the tolerance or breaking a validity rule):\n", file=file)
+        print(format_table(summary_rows(result, top, misses)), file=file)
     total = result.total_seconds
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     print(f"\ntotal {total:.1f} s ({parts})", file=file)
+
+
+def _drop_status(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "status"}
