@@ -5,7 +5,7 @@ A sample's phases snap to the nearest real materials, and that one pair often ca
 at any volume fraction. Closure therefore proposes **material pairs** — the pairs of the nearest
 materials to each of the sample's two phases (``neighbour_pairs``), or, without a model, every pair of
 the table (``physics_pairs``) — screens them with a mean-field estimate (the Hashin–Shtrikman bound
-with the matrix as the continuous phase, exact for coated inclusions, docs/evaluation.md) that gives
+with the matrix as the continuous phase, exact for coated inclusions, docs/closure.md) that gives
 the volume fraction at which the pair should reach K*, and hands the promising ones to FEM refinement
 and a verification on fresh arrangements (:func:`matdesign.pipeline.refine.refine_volume_fraction`).
 """

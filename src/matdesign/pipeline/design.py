@@ -47,6 +47,9 @@ DEFAULT_STEP_CLIP = 0.01
 """Default guidance trust region C of ``design`` and ``evaluate`` (each sample's guidance step RMS
 ≤ C·√(1−ᾱ_t), :class:`GuidanceConfig`); measured in 2D and 3D, docs/results.md, "Guidance step clip"."""
 
+DEFAULT_SAMPLES = {2: 16, 3: 4}
+DEFAULT_STEPS = {2: 100, 3: 50}
+"""Guided samples and DDIM steps of ``design`` by dimension (3D: sized for ≤ 10 minutes on 2 CPU cores)."""
 DEFAULT_TIME_LIMIT = {2: 110.0, 3: 600.0}
 """Default wall-time budget [s] of ``design`` per dimension: closure starts no new candidate after it."""
 SEARCHES = ("both", "model", "physics")
@@ -351,8 +354,8 @@ def design(
     *,
     property: str = "K",  # noqa: A002 - the public name of the option
     dim: int = 2,
-    samples: int = 16,
-    steps: int = 100,
+    samples: int | None = None,
+    steps: int | None = None,
     materials: str | Path | MaterialTable | None = None,
     density_weight: float = 0.0,
     objective: str | None = None,
@@ -376,6 +379,7 @@ def design(
     modulus, "E" Young's modulus [GPa] or "nu" Poisson ratio (isotropic estimates from the effective
     stiffness; 2D: plane stress).
 
+    samples, steps: guided samples and DDIM steps (None: :data:`DEFAULT_SAMPLES`, :data:`DEFAULT_STEPS`);
     objective: "absolute" ((X − X*)², the paper's J₁ for K: measured better, docs/results.md) or
     "relative" (X_ref²·(X/X* − 1)², equal to J₁ at X* = 168.5 GPa; for ν X_ref²·(ν − ν*)²);
     default None: "absolute" for the moduli, "relative" for ν (the relative ν loss is 168.5² ≈ 2.8·10⁴
@@ -402,6 +406,8 @@ def design(
     objective = objective or ("relative" if prop == "nu" else "absolute")
     if dim not in (2, 3):
         raise InputError(f"dim={dim!r}: must be 2 or 3")
+    samples = DEFAULT_SAMPLES[dim] if samples is None else samples
+    steps = DEFAULT_STEPS[dim] if steps is None else steps
     if objective not in ("relative", "absolute"):
         raise InputError(f"objective={objective!r}: must be 'relative' or 'absolute'")
     check_ranking(tolerance, rank)

@@ -1,4 +1,4 @@
-"""Rules a returned design must satisfy (docs/evaluation.md, "Design validity").
+"""Rules a returned design must satisfy (docs/closure.md, "Validity rules").
 
 A design is shown as a design only if it is a real two-phase composite the generator and the model
 were built for: two different materials, a diameter and a volume fraction inside the ranges of the
