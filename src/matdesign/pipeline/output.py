@@ -119,7 +119,7 @@ def summary_rows(result: DesignResult, n: int, candidates: list[Candidate] | Non
             **({f"{symbol} cell": _fmt(c.cell.mean, '.4g')} if c.cell is not None else {}),
             f"P(±{tol:g})" if result.prop == "nu" else f"P(±{100 * tol:g} %)": _fmt(c.p_within, ".2f"),
             "ρ [g/cm³]": _fmt(density(d), ".3g"),
-            "status": "design" if result.found(c) else ("miss: " + ", ".join(c.flags) if c.flags else "miss"),
+            "status": _status(result, c),
         })
     return rows
 
@@ -245,6 +245,14 @@ def print_result(result: DesignResult, top: int = 5, file=None) -> None:
     total = result.total_seconds
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     print(f"\ntotal {total:.1f} s ({parts})", file=file)
+
+
+def _status(result: DesignResult, c: Candidate) -> str:
+    """"design", or "miss" with the rules it breaks; "unrefined" when the budget ended before its pair was tried."""
+    if result.found(c):
+        return "design"
+    why = list(c.flags) + (["unrefined"] if result.settings.get("refine") and c.refinement is None else [])
+    return "miss: " + ", ".join(why) if why else "miss"
 
 
 def _drop_status(row: dict) -> dict:
