@@ -101,6 +101,9 @@ def test_physics_search_finds_verified_distinct_designs_without_a_model():
     assert len(found) == 2 and len({(c.final_design.matrix.name, c.final_design.particle.name) for c in found}) == 2
     for c in found:
         assert c.flags == [] and res.error(c) <= 0.01 and c.source == "physics"
+        # the printed value is a fresh verification, not the search's selection at the chosen vf
+        assert not set(c.final_verification.seeds) & set(c.refinement.selection.seeds)
+        assert c.final_verification.mean != c.refinement.selection.mean
         again = verify(c.final_design, size=64, dim=2, n=6, rng=np.random.default_rng(99), definition="composite")
         assert again.mean == pytest.approx(120.0, rel=0.02)  # new arrangements agree within their noise
         assert not set(again.seeds) & set(c.final_verification.seeds)

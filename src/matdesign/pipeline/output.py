@@ -61,6 +61,9 @@ def candidate_record(result: DesignResult, c: Candidate, rank: int) -> dict:
         record["refined"] = part(c.refinement.design, c.refinement.verification, result.error(c))
         record["refined"]["vf_trace"] = c.refinement.trace
         record["refined"]["bracketed"] = c.refinement.bracketed
+        if c.refinement.selection is not None:
+            sel = c.refinement.selection
+            record["refined"]["selection"] = {f"{p}_mean": sel.mean, "arrangement_seeds": sel.seeds}
     return record
 
 

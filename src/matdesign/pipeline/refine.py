@@ -28,12 +28,15 @@ REFINABLE = ("K", "G", "E")
 
 @dataclass(frozen=True)
 class Refinement:
-    """The refined design, its verification, the vf evaluations [(vf, value)] and whether the target was bracketed."""
+    """The refined design, its verification, the vf evaluations [(vf, value)], whether the target was
+    bracketed, and ``selection``: the search's own evaluation at the chosen vf (the same object as
+    ``verification`` unless a fresh verification was asked for)."""
 
     design: Design
     verification: Verification
     trace: list[tuple[float, float]]
     bracketed: bool
+    selection: Verification | None = None
 
 
 def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int, n: int = 10,
@@ -98,4 +101,4 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
     checked = results[best_vf] if fresh_seed is None else verify(
         best, size=size, dim=dim, n=n, rng=np.random.default_rng(fresh_seed), fem_options=fem_options, prop=prop,
         definition=definition)
-    return Refinement(best, checked, trace, bracketed)
+    return Refinement(best, checked, trace, bracketed, results[best_vf])
