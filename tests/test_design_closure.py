@@ -9,7 +9,7 @@ import pytest
 
 from matdesign.evaluate import Verification, verify
 from matdesign.fem import bulk_from_young
-from matdesign.materials import Material, MaterialTable
+from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 from matdesign.pipeline.closure import matrix_bound, physics_pairs, volume_fraction_estimate
 from matdesign.pipeline.design import Candidate, DesignResult, design, rank_candidates

@@ -109,7 +109,7 @@ class TrainConfig:
         if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0 or self.grad_clip <= 0:
             raise InputError("training: lr and grad_clip must be > 0, weight_decay and warmup_steps ≥ 0")
         if not 0 <= self.cond_dropout < 1 or not 0 < self.ema_decay < 1:
-            raise InputError(f"training: need 0 ≤ cond_dropout < 1 and 0 < ema_decay < 1")
+            raise InputError("training: need 0 ≤ cond_dropout < 1 and 0 < ema_decay < 1")
         if self.mixed_precision not in ("bf16", "no"):
             raise InputError(f"training.mixed_precision must be 'bf16' or 'no', got {self.mixed_precision!r}")
 
