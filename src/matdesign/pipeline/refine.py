@@ -13,6 +13,7 @@ below both phases' ν), so it is not refined (:data:`REFINABLE`).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -42,7 +43,8 @@ class Refinement:
 def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int, n: int = 10,
                            seed: int = 0, iterations: int = 6, rel_tol: float = 0.002,
                            vf_min: float | None = None, vf_max: float | None = None, fem_options: dict | None = None,
-                           prop: str = "K", definition: str = "paper", fresh_seed=None) -> Refinement:
+                           prop: str = "K", definition: str = "paper", fresh_seed=None,
+                           deadline: float | None = None) -> Refinement:
     """Search vf ∈ [vf_min, vf_max] (default: the training range, ``VOLUME_FRACTION_RANGE``) for
     X_θ(vf) = ``target`` [GPa],
     X = ``prop`` (one of :data:`REFINABLE`, default the bulk modulus K).
@@ -79,6 +81,8 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
     if bracketed:
         side = 0
         for _ in range(iterations):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             vf = (lo * f_hi - hi * f_lo) / (f_hi - f_lo) if f_hi != f_lo else 0.5 * (lo + hi)
             f = evaluate(vf)
             if not math.isfinite(f) or abs(f) < rel_tol * target:
