@@ -307,6 +307,14 @@ def rank_candidates(result: DesignResult, tolerance: float, rank: str) -> Design
     return result
 
 
+def shown_candidates(result: DesignResult, top: int) -> list[Candidate]:
+    """The candidates a run shows (and gives paper-cell values): up to ``top`` found designs and the
+    closest misses, at least 3 (:func:`matdesign.pipeline.output.shown`)."""
+    found = result.found_candidates[:top]
+    misses = [c for c in result.candidates if not result.found(c) and "duplicate" not in c.flags]
+    return found + misses[: max(3, top - len(found))]
+
+
 def _closure_queue(candidates: list[Candidate], table: MaterialTable, target: float, dim: int, search: str,
                    normalization) -> list[tuple[PairCandidate, Candidate | None]]:
     """Pairs for closure in the order they are tried: round-robin over the samples (each sample's own
@@ -329,15 +337,17 @@ def _close(candidates: list[Candidate], queue, table: MaterialTable, target: flo
     """Refine the queued pairs (vf searched around the estimate, then verified on fresh arrangements)
     until ``top`` distinct valid designs are within ``tolerance`` or the deadline passes; returns the
     candidates tried (samples' own pairs keep their raw verification) plus the samples never reached."""
-    tried, found, seen = [], set(), set()
+    tried, found, seen, durations = [], set(), set(), []
     bar = tqdm(total=top, desc="closure (designs found)", disable=not progress, leave=False)
     for k, (pair, own) in enumerate(queue):
-        if len(found) >= top or time.perf_counter() > deadline:
+        # no candidate that would, at the mean pace so far, end after the deadline
+        if len(found) >= top or time.perf_counter() + (np.mean(durations) if durations else 0.0) > deadline:
             break
         key = (pair.matrix, pair.particle)
         if key in seen:
             continue
         seen.add(key)
+        tic = time.perf_counter()
         start = pair.design(table)
         lo, hi = window(pair.volume_fraction, dim, WINDOW[dim])
         r = refine_volume_fraction(start, target, size=size, dim=dim, n=verify_n, seed=seed * 1000 + 7919 * k,
@@ -346,6 +356,7 @@ def _close(candidates: list[Candidate], queue, table: MaterialTable, target: flo
         c = own if own is not None else Candidate(pair.sample, start, r.verification, math.nan, source=pair.source)
         c.refinement = r
         tried.append(c)
+        durations.append(time.perf_counter() - tic)
         err = abs(r.verification.mean - target) / target if r.verification.ok else math.inf
         if err <= tolerance and not validity_flags(r.design, dim, r.verification):
             found.add((r.design.matrix.name, r.design.particle.name))
@@ -471,9 +482,11 @@ def design(
                                                       seed=seed * 1000 + c.sample, prop=prop, definition=definition,
                                                       fresh_seed=[seed, c.sample, 1])
         seconds["refine"] = time.perf_counter() - tic
+    result = DesignResult(target, dim, size, candidates, fields, prop=prop, settings={"tolerance": tolerance})
+    shown = shown_candidates(rank_candidates(result, tolerance, rank), top)
     if definition != "paper":
         tic = time.perf_counter()
-        for k, c in enumerate(tqdm(candidates, desc="cell", disable=not progress, leave=False)):
+        for k, c in enumerate(tqdm(shown, desc="cell", disable=not progress, leave=False)):
             c.cell = verify(c.final_design, size=size, dim=dim, n=verify_n,
                             rng=np.random.default_rng([seed, c.sample if c.source == "sample" else 10_000 + k, 2]),
                             prop=prop, definition="paper")

@@ -15,7 +15,7 @@ from matdesign.atomic import write_text_atomic
 from matdesign.evaluate import PROPERTIES, density
 from matdesign.evaluate.verify import arrangement
 from matdesign.microstructure import render_png
-from matdesign.pipeline.design import Candidate, DesignResult
+from matdesign.pipeline.design import Candidate, DesignResult, shown_candidates
 from matdesign.pipeline.report import figure_png, write_report
 
 
@@ -75,9 +75,9 @@ def within_tolerance(result: DesignResult, c: Candidate) -> bool:
 def shown(result: DesignResult, n: int) -> tuple[list[Candidate], list[Candidate]]:
     """The candidates a run shows: up to ``n`` found designs, and the closest misses (up to ``n`` minus
     the found ones, at least 3) — never a miss among the designs."""
-    found = result.found_candidates[:n]
-    misses = [c for c in result.candidates if not result.found(c) and "duplicate" not in c.flags]
-    return found, misses[: max(3, n - len(found))]
+    both = shown_candidates(result, n)
+    found = [c for c in both if result.found(c)]
+    return found, both[len(found):]
 
 
 def found_line(result: DesignResult, n: int) -> str:
