@@ -33,17 +33,21 @@ def _moduli(E, nu, dim: int):
     return bulk_from_young(E, nu, dim), E / (2.0 * (1.0 + nu))
 
 
+def _matrix_term(K_m, G_m, dim: int):
+    """The matrix's term of the Hashin–Shtrikman bound: ``1/(K_m + G_m)`` in 2D, ``3/(3K_m + 4G_m)`` in 3D."""
+    return 1.0 / (K_m + G_m) if dim == 2 else 3.0 / (3.0 * K_m + 4.0 * G_m)
+
+
 def matrix_bound(K_m, G_m, K_p, f, dim: int):
     """Hashin–Shtrikman estimate of K [GPa] with the matrix (K_m, G_m) as the continuous phase and particle
     volume fraction ``f``: ``K_m + f / (1/(K_p − K_m) + (1 − f)/(K_m + G_m))`` in 2D, ``(1−f)·3/(3K_m + 4G_m)``
     in 3D (the lower bound for stiffer particles, the upper for softer ones)."""
-    c = 1.0 / (K_m + G_m) if dim == 2 else 3.0 / (3.0 * K_m + 4.0 * G_m)
-    return K_m + f / (1.0 / (K_p - K_m) + (1.0 - f) * c)
+    return K_m + f / (1.0 / (K_p - K_m) + (1.0 - f) * _matrix_term(K_m, G_m, dim))
 
 
 def volume_fraction_estimate(target: float, K_m, G_m, K_p, dim: int):
     """The ``f`` at which :func:`matrix_bound` equals ``target`` (arrays broadcast; nan where K_p = K_m)."""
-    c = 1.0 / (K_m + G_m) if dim == 2 else 3.0 / (3.0 * K_m + 4.0 * G_m)
+    c = _matrix_term(K_m, G_m, dim)
     a = target - K_m
     with np.errstate(divide="ignore", invalid="ignore"):
         return a * (1.0 / (K_p - K_m) + c) / (1.0 + a * c)
@@ -128,16 +132,6 @@ def physics_pairs(table: MaterialTable, target: float, dim: int, *, limit: int =
         if len(out) >= limit:
             break
     return out
-
-
-def reachable_by_pairs(table: MaterialTable, dim: int) -> tuple[float, float]:
-    """[min, max] K [GPa] that some pair of the table reaches by the estimate inside the training vf range."""
-    K, G = _moduli(table.E, table.nu, dim)
-    lo, hi = VOLUME_FRACTION_RANGE[dim]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stacked = np.stack([matrix_bound(K[:, None], G[:, None], K[None, :], f, dim) for f in (lo, hi)])
-    stacked = stacked[np.isfinite(stacked)]
-    return float(stacked.min()), float(stacked.max())
 
 
 def window(volume_fraction: float, dim: int, width: float = 0.3) -> tuple[float, float]:

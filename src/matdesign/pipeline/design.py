@@ -36,7 +36,7 @@ from matdesign.guidance import (
 )
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
-from matdesign.pipeline.closure import PairCandidate, neighbour_pairs, physics_pairs, reachable_by_pairs, window
+from matdesign.pipeline.closure import PairCandidate, neighbour_pairs, physics_pairs, window
 from matdesign.pipeline.refine import REFINABLE, Refinement, refine_volume_fraction
 from matdesign.pipeline.validity import validity_flags
 
@@ -482,16 +482,7 @@ def design(
                                                       seed=seed * 1000 + c.sample, prop=prop, definition=definition,
                                                       fresh_seed=[seed, c.sample, 1])
         seconds["refine"] = time.perf_counter() - tic
-    result = DesignResult(target, dim, size, candidates, fields, prop=prop, settings={"tolerance": tolerance})
-    shown = shown_candidates(rank_candidates(result, tolerance, rank), top)
-    if definition != "paper":
-        tic = time.perf_counter()
-        for k, c in enumerate(tqdm(shown, desc="cell", disable=not progress, leave=False)):
-            c.cell = verify(c.final_design, size=size, dim=dim, n=verify_n,
-                            rng=np.random.default_rng([seed, c.sample if c.source == "sample" else 10_000 + k, 2]),
-                            prop=prop, definition="paper")
-        seconds["cell"] = time.perf_counter() - tic
-    result = DesignResult(target, dim, size, candidates, fields, seconds=seconds, prop=prop, settings={
+    result = rank_candidates(DesignResult(target, dim, size, candidates, fields, seconds=seconds, prop=prop, settings={
         f"target_{prop}": target, "property": prop, "dim": dim, "samples": int(samples), "steps": int(steps),
         "objective": objective, "density_weight": density_weight, "refine": refine,
         **({"refine_note": refine_note} if refine_note else {}), "tolerance": tolerance, "rank": rank,
@@ -499,6 +490,12 @@ def design(
         "time_limit": deadline - start, "model": str(model or default_model_path(dim)), "device": device,
         "seed": int(seed), "grad_scale": list(config.grad_scale) if config else None,
         "step_clip": config.step_clip if config else None, "materials": str(materials or "builtin"),
-        "material_sha256": table.sha256(),
-        **({"reachable": list(reachable_by_pairs(table, dim))} if prop == "K" else {})})
-    return rank_candidates(result, tolerance, rank)
+        "material_sha256": table.sha256(), "reachable": list(reachable_range(table, dim, prop))}), tolerance, rank)
+    if definition != "paper":  # the paper-cell value of every shown candidate (it does not enter the ranking)
+        tic = time.perf_counter()
+        for k, c in enumerate(tqdm(shown_candidates(result, top), desc="cell", disable=not progress, leave=False)):
+            c.cell = verify(c.final_design, size=size, dim=dim, n=verify_n,
+                            rng=np.random.default_rng([seed, c.sample if c.source == "sample" else 10_000 + k, 2]),
+                            prop=prop, definition="paper")
+        seconds["cell"] = time.perf_counter() - tic
+    return result

@@ -51,7 +51,7 @@ def candidate_record(result: DesignResult, c: Candidate, rank: int) -> dict:
         }
 
     record = {"rank": rank, "sample": c.sample, f"{p}_s": c.value_s, "p_within_tolerance": c.p_within,
-              "within_tolerance": within_tolerance(result, c), "validity_flags": list(c.flags),
+              "within_tolerance": result.found(c), "validity_flags": list(c.flags),
               "source": c.source, "definition": c.final_verification.definition,
               "raw": part(c.design, c.verification, result.error(c, refined=False))}
     if c.cell is not None:
@@ -67,11 +67,6 @@ def candidate_record(result: DesignResult, c: Candidate, rank: int) -> dict:
     return record
 
 
-def within_tolerance(result: DesignResult, c: Candidate) -> bool:
-    """Whether the candidate is a found design: valid, distinct, its verified mean within ±tolerance·scale."""
-    return result.found(c)
-
-
 def shown(result: DesignResult, n: int) -> tuple[list[Candidate], list[Candidate]]:
     """The candidates a run shows: up to ``n`` found designs, and the closest misses (up to ``n`` minus
     the found ones, at least 3) — never a miss among the designs."""
@@ -81,7 +76,7 @@ def shown(result: DesignResult, n: int) -> tuple[list[Candidate], list[Candidate
 
 
 def found_line(result: DesignResult, n: int) -> str:
-    """"found N of n within ±tol" and, when short, the nearest verified value and what the table can reach."""
+    """"found N of n within ±tol" and, when short, the nearest verified value and the range the table's phases span."""
     symbol, unit = _quantity(result)
     tol = result.settings["tolerance"]
     tol_text = f"±{tol:g}" if result.prop == "nu" else f"±{100 * tol:g} %"
@@ -96,8 +91,7 @@ def found_line(result: DesignResult, n: int) -> str:
                      + (f", {', '.join(best.flags)}" if best.flags else "") + ")")
         reach = result.settings.get("reachable")
         if reach:
-            line += (f"; the material table's pairs reach {reach[0]:.3g}–{reach[1]:.3g}{unit} by the mean-field "
-                     "estimate inside the training volume fractions")
+            line += f"; the material table's phases span {reach[0]:.3g}–{reach[1]:.3g}{unit}"
     return line
 
 
@@ -108,8 +102,7 @@ def summary_rows(result: DesignResult, n: int, candidates: list[Candidate] | Non
     tol = result.settings["tolerance"]
     rows = []
     if candidates is None:
-        found, misses = shown(result, n)
-        candidates = found + misses
+        candidates = shown_candidates(result, n)
     for rank, c in enumerate(candidates, 1):
         d, v = c.final_design, c.final_verification
         rows.append({
@@ -222,7 +215,7 @@ def _csv(result: DesignResult) -> str:
             "rank": rank, "matrix": d.matrix.name, "particle": d.particle.name, "E_matrix": d.matrix.E,
             "nu_matrix": d.matrix.nu, "E_particle": d.particle.E, "nu_particle": d.particle.nu,
             "diameter": d.diameter, "volume_fraction": d.volume_fraction, p: v.mean, f"{p}_sem": v.sem,
-            f"{p}_std": v.std, f"{p}_cell": cell, "within_tolerance": within_tolerance(result, c),
+            f"{p}_std": v.std, f"{p}_cell": cell, "within_tolerance": result.found(c),
             "relative_error": result.error(c), "p_within_tolerance": c.p_within, "density": density(d),
             "particle_count": d.expected_particle_count(result.dim), "flags": " ".join(c.flags),
             "source": c.source, "definition": v.definition, "sample": c.sample, "refined": c.refinement is not None})
