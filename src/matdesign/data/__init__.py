@@ -1,19 +1,25 @@
-"""matdesign.data: labelled microstructure datasets (generation on dask, HDF5 store, torch Dataset)."""
+"""matdesign.data: labelled microstructure datasets (generation on dask, HDF5 store, torch Dataset).
 
-from matdesign.data.generate import generate_dataset
-from matdesign.data.parallel import map_blocks, run_blocks
-from matdesign.data.stats import dataset_stats, dataset_targets
-from matdesign.data.store import open_store, read_meta
-from matdesign.data.torch_dataset import FieldDataset
+Names are imported on first use, so reading a store's metadata or checking a path does not import torch.
+"""
 
-__all__ = [
-    "FieldDataset",
-    "dataset_stats",
-    "dataset_targets",
-    "generate_dataset",
-    "map_blocks",
-    "open_store",
-    "read_meta",
-    "run_blocks",
-]
+import importlib
 
+_WHERE = {
+    "FieldDataset": "torch_dataset",
+    "dataset_stats": "stats",
+    "dataset_targets": "stats",
+    "generate_dataset": "generate",
+    "map_blocks": "parallel",
+    "open_store": "store",
+    "read_meta": "store",
+    "run_blocks": "parallel",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'matdesign.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"matdesign.data.{_WHERE[name]}"), name)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
-import torch
 
 from matdesign.errors import InputError
 from matdesign.materials.validation import PROPERTIES
@@ -55,7 +56,9 @@ class Normalization:
         shape = [1] * ndim
         shape[axis] = 3
         lo, hi = self._bounds[:, 0].reshape(shape), self._bounds[:, 1].reshape(shape)
-        if isinstance(x, torch.Tensor):
+        if _is_tensor(x):
+            import torch
+
             dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
             return (torch.tensor(lo.tolist(), dtype=dtype, device=x.device),
                     torch.tensor(hi.tolist(), dtype=dtype, device=x.device))
@@ -85,4 +88,10 @@ class Normalization:
 
 def _as_array(x):
     """Torch tensors pass through; anything else becomes a float64 numpy array."""
-    return x if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    return x if _is_tensor(x) else np.asarray(x, dtype=np.float64)
+
+
+def _is_tensor(x) -> bool:
+    """Whether ``x`` is a torch tensor, without importing torch (no tensor exists before torch is imported)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
