@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from matdesign.errors import InputError
+from matdesign.cli.boundary import guarded
 
 app = typer.Typer(
     name="matdesign",
@@ -54,26 +54,10 @@ def invocation() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning :class:`InputError` into one line on stderr and exit 2."""
+    """Entry point: run the app behind the error boundary (:mod:`matdesign.cli.boundary`); return the exit code."""
     _ARGV[:] = sys.argv[1:] if argv is None else list(argv)
     _register()
-    try:
-        app(args=argv, standalone_mode=False)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (typer.Exit, SystemExit) as err:
-        code = getattr(err, "exit_code", getattr(err, "code", 0))
-        return int(code or 0)
-    except Exception as err:  # usage errors of click, or of the click copy that newer typer versions vendor
-        if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):
-            err.show()
-            return err.exit_code
-        if type(err).__name__ == "Abort":
-            print("aborted", file=sys.stderr)
-            return 1
-        raise
-    return 0
+    return guarded(lambda: app(args=argv, standalone_mode=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

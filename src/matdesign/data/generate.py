@@ -20,6 +20,7 @@ from matdesign.data.parts import finished_blocks, part_path, read_part
 from matdesign.data.samples import LABEL_MODES, make_block
 from matdesign.data.store import STORE_NAME, read_meta, write_store
 from matdesign.errors import InputError
+from matdesign.filelock import locked
 
 PROGRESS_NAME = "progress.json"
 PARTS_NAME = "parts"
@@ -147,37 +148,101 @@ def generate_dataset(
     config = {"dim": dim, "size": size, "n": n, "seed": seed, "chunk": chunk, "material_sha256": table.sha256(),
               "labels": labels}
     out = Path(out)
-    store, record = out / STORE_NAME, out / PROGRESS_NAME
     if out.exists() and not out.is_dir():
         raise InputError(f"out: {out} exists and is not a directory")
+    created = not out.exists()
+    with locked(out):
+        _remove_temporaries(out)
+        meta, new = _open_run(out, table, config, materials, command, resume=resume, overwrite=overwrite)
+        if meta is None:  # the store is complete already
+            return out / STORE_NAME
+        try:
+            return _compute(out, table, config, meta, workers=workers, scheduler=scheduler, max_blocks=max_blocks,
+                            progress=progress, device=device)
+        except BaseException:
+            if new and not finished_blocks(out / PARTS_NAME):  # nothing computed: leave nothing behind
+                _clean_progress(out)
+                if created:
+                    shutil.rmtree(out, ignore_errors=True)
+            raise
+
+
+def _open_run(out: Path, table, config: dict, materials, command, *, resume: bool, overwrite: bool) -> tuple[dict | None, bool]:
+    """(the run's metadata, whether this call started it); (None, False) when a resumed store is complete."""
+    store, record = out / STORE_NAME, out / PROGRESS_NAME
     existing = store.exists() or record.exists() or (out / PARTS_NAME).exists()
     if existing and not (resume or overwrite):
         raise InputError(f"out: {out} already holds a dataset; pass --resume to continue it or --overwrite to replace it")
     if existing and resume:
         if not (store.exists() or record.exists()):
             raise InputError(f"resume: {out} has parts but no {PROGRESS_NAME}; pass --overwrite to start again")
-        meta = read_meta(store) if store.exists() else json.loads(record.read_text(encoding="utf-8"))
+        meta = read_meta(store) if store.exists() else _read_progress(record)
         _check_resume(meta, config, store if store.exists() else record)
         if store.exists():
             _clean_progress(out)
-            return store
-    else:
-        if overwrite:
-            _clean(out)
-        out.mkdir(parents=True, exist_ok=True)
-        meta = _meta(table, config, materials, command or " ".join(sys.argv))
-        write_text_atomic(record, json.dumps(meta, indent=1))
+            return None, False
+        return meta, False
+    if overwrite:
+        _clean(out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = _meta(table, config, materials, command or " ".join(sys.argv))
+    write_text_atomic(record, json.dumps(meta, indent=1))
+    return meta, True
 
+
+def _compute(out: Path, table, config: dict, meta: dict, *, workers, scheduler, max_blocks, progress, device) -> Path | None:
+    """Compute the missing (or damaged) blocks; assemble the store when all are done."""
     parts = out / PARTS_NAME
+    n, chunk, dim, size, labels = (config[k] for k in ("n", "chunk", "dim", "size", "labels"))
     blocks = [range(s, min(s + chunk, n)) for s in range(0, n, chunk)]
-    common = {"table": table, "seed": seed, "dim": dim, "size": size, "labels": labels, "device": device}
+    drop_damaged_parts(parts, blocks)
+    common = {"table": table, "seed": config["seed"], "dim": dim, "size": size, "labels": labels, "device": device}
     run_blocks(make_block, blocks, parts, common=common, workers=workers, scheduler=scheduler,
                max_blocks=max_blocks, progress=progress, desc=f"{out.name} {dim}D {size}", unit="sample")
     if not set(range(len(blocks))) <= finished_blocks(parts):
         return None
+    store = out / STORE_NAME
     write_store(store, (read_part(part_path(parts, b)) for b in range(len(blocks))), n, meta)
     _clean_progress(out)
     return store
+
+
+def _read_progress(record: Path) -> dict:
+    """The run's configuration from ``progress.json``; InputError naming it when it is not readable JSON."""
+    try:
+        meta = json.loads(record.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"resume: {record} is damaged ({type(err).__name__}); pass --overwrite to start again") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"resume: {record} is damaged (not a JSON object); pass --overwrite to start again")
+    return meta
+
+
+def _remove_temporaries(out: Path) -> None:
+    """Remove the temporary files of killed runs (``.dataset.h5.*.tmp``, ``parts/.block-*.tmp``): ``out`` is locked."""
+    for pattern in (f".{STORE_NAME}.*", f"{PARTS_NAME}/.block-*"):
+        for p in out.glob(pattern):
+            p.unlink(missing_ok=True)
+
+
+def drop_damaged_parts(parts: Path, blocks: list[range]) -> list[Path]:
+    """Delete the part files that cannot be read or hold the wrong number of samples (they are computed
+    again), naming each on stderr; returns them."""
+    damaged = []
+    for b in sorted(finished_blocks(parts)):
+        path = part_path(parts, b)
+        if b >= len(blocks):
+            continue
+        try:
+            ok = len(read_part(path)["seed"]) == len(blocks[b])
+            why = "wrong number of samples"
+        except (OSError, KeyError, ValueError) as err:
+            ok, why = False, str(err).splitlines()[0] if str(err) else type(err).__name__
+        if not ok:
+            print(f"note: {path} is damaged ({why}); computing it again", file=sys.stderr)
+            path.unlink()
+            damaged.append(path)
+    return damaged
 
 
 def _clean_progress(out: Path) -> None:

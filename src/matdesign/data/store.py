@@ -76,6 +76,43 @@ def open_store(path: str | os.PathLike) -> h5py.File:
     return f
 
 
+def check_store(path: str | os.PathLike, *, full: bool = True) -> int:
+    """The number of samples of a readable, consistent store; InputError naming the file otherwise.
+
+    Every per-sample dataset must have the same length and metadata must be JSON; the first and last
+    samples are read (a truncated file fails there), and with ``full`` every sample, block by block.
+    """
+    p = store_path(path)
+    with open_store(p) as f:
+        try:
+            json.loads(f.attrs["meta"])
+            n = len(f["fields"])
+            short = [name for name, ds in f.items() if len(ds) != n]
+            if short:
+                raise InputError(f"dataset: {p} is inconsistent: {', '.join(short)} do not have {n} samples; "
+                                 "regenerate it with `matdesign dataset generate --overwrite`")
+            for ds in f.values():
+                _read(ds, full)
+        except (OSError, ValueError, KeyError) as err:
+            raise InputError(f"dataset: {p} is damaged ({str(err).splitlines()[0]}); "
+                             "regenerate it with `matdesign dataset generate --overwrite`") from None
+    return n
+
+
+def _read(ds: h5py.Dataset, full: bool) -> None:
+    """Read the first and last rows of ``ds`` (``full``: every row, in blocks of about 64k values)."""
+    n = len(ds)
+    if n == 0:
+        return
+    if not full:
+        for row in (0, n - 1):
+            ds[row:row + 1]
+        return
+    step = max(1, (1 << 16) // max(1, int(np.prod(ds.shape[1:]))))
+    for start in range(0, n, step):
+        ds[start:start + step]
+
+
 def read_meta(path: str | os.PathLike) -> dict:
     """The metadata dict of a store."""
     with open_store(path) as f:

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from matdesign.data.store import open_store, store_path
+from matdesign.errors import InputError
 
 
 class FieldDataset(Dataset):
@@ -41,7 +42,7 @@ class FieldDataset(Dataset):
         fields = self._fields()
         x = torch.empty((self._len, *fields.shape[1:]), dtype=torch.float32)
         for s in range(0, self._len, block):
-            chunk = fields[s:s + block].astype(np.float32)
+            chunk = self._read(fields, slice(s, s + block), s)
             x[s:s + block] = torch.from_numpy(np.asarray(self.normalization.normalize(chunk, axis=1), dtype=np.float32))
         return x
 
@@ -58,8 +59,16 @@ class FieldDataset(Dataset):
             raise IndexError(f"index {i} out of range for {self._len} samples")
         if self._x is not None:
             return {"x": self._x[i], "K": torch.tensor(self.K[i])}
-        x = self.normalization.normalize(self._fields()[i % self._len].astype(np.float32), axis=0)
+        x = self.normalization.normalize(self._read(self._fields(), i % self._len, i % self._len), axis=0)
         return {"x": torch.from_numpy(np.asarray(x, dtype=np.float32)), "K": torch.tensor(self.K[i])}
+
+    def _read(self, fields, index, first: int) -> np.ndarray:
+        """``fields[index]`` as float32; InputError naming the store and sample when it cannot be read."""
+        try:
+            return fields[index].astype(np.float32)
+        except (OSError, ValueError) as err:
+            raise InputError(f"dataset: {self.path} is damaged at sample {first} ({str(err).splitlines()[0]}); "
+                             "regenerate it with `matdesign dataset generate --overwrite`") from None
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
