@@ -32,7 +32,6 @@ BAD_CASES = {
     "only whitespace": ("  \n\n", ["empty file"]),
     "header only": (HEADER, ["no material rows after the header on line 1"]),
     "missing column": ("name,E,nu\nA,1,0.3\n", ["line 1", "missing column(s) 'rho'"]),
-    "unknown column": ("name,E,nu,rho,density\nA,1,0.3,1,2\n", ["line 1", "unknown column 'density'"]),
     "duplicate column": ("name,E,nu,rho,E\nA,1,0.3,1,2\n", ["line 1", "column 'E' appears twice"]),
     "semicolon delimiter": ("name;E;nu;rho\nA;1;0.3;1\n", ["line 1", "not comma-separated", "';'"]),
     "tab delimiter": ("name\tE\tnu\trho\nA\t1\t0.3\t1\n", ["line 1", "tab"]),
@@ -58,6 +57,17 @@ BAD_CASES = {
                          ["line 2", "not UTF-8", "byte 0xe4", "save the file as UTF-8"]),
     "utf-16 encoding": (("\ufeff" + HEADER + "A,1,0.3,1\n").encode("utf-16"), ["line 1", "not UTF-8"]),
 }
+
+
+def test_extra_columns_are_ignored_with_a_note(tmp_path):
+    """An Excel export's extra column (``notes``) is read past, never refused; the note names it."""
+    from matdesign.errors import InputNote
+
+    path = _write(tmp_path, "name,E,notes,nu,rho\nA,1,soft; cheap,0.3,1\nB,2,,0.25,2\n")
+    with pytest.warns(InputNote, match="ignoring column\\(s\\) 'notes'"):
+        t = MaterialTable.from_csv(path)
+    assert t.names == ["A", "B"]
+    np.testing.assert_array_equal(t.properties, [[1.0, 0.3, 1.0], [2.0, 0.25, 2.0]])
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import errno
 import sys
 import traceback
+import warnings
 
-from matdesign.errors import InputError
+from matdesign.errors import InputError, InputNote
 
 EXIT_INPUT = 2
 EXIT_BUG = 1
@@ -63,7 +64,22 @@ def _usage_message(err: Exception) -> str | None:
 
 
 def guarded(call) -> int:
-    """Run ``call()`` (returns an exit code or None) behind the boundary; return the exit code."""
+    """Run ``call()`` (returns an exit code or None) behind the boundary; return the exit code.
+    :class:`InputNote` warnings are shown as one ``note:`` line each, other warnings as Python does."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def note(message, category, *args, **kwargs):
+            if issubclass(category, InputNote):
+                print(f"note: {message}", file=sys.stderr)
+            else:
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = note
+        return _run(call)
+
+
+def _run(call) -> int:
     try:
         return int(call() or 0)
     except KeyboardInterrupt:

@@ -50,20 +50,26 @@ def design_command(
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped model)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
-    out: Path = typer.Option(Path("design-out"), "--out", help="Output folder."),
+    out: Path = typer.Option(Path("design-out"), "--out", help="Output folder: written as one unit (a hidden partial folder beside it, renamed into place at the end, manifest.json last)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run in --out."),
 ) -> None:
     """Design composites whose FEM-verified bulk modulus matches --target-K (or --property G/E/nu matches --target)."""
-    from matdesign.pipeline.design import choose_target, design
-    from matdesign.pipeline.output import print_result, save_result
+    from matdesign.cli.common import check_design_options, run_staged
 
-    chosen = choose_target(target, target_K, prop, names=("--target", "--target-K"))
-    result = design(chosen, property=prop, dim=dim, samples=samples, steps=steps,
-                    materials=materials, density_weight=density_weight, objective=objective, refine=refine,
-                    tolerance=tolerance / 100.0, rank=rank, verify_n=verify_n, model=model, device=device,
-                    seed=seed, step_clip=step_clip, definition=definition, closure=closure, search=search, top=top,
-                    time_limit=time_limit)
-    print_result(result, top)
-    from matdesign.cli.main import invocation
+    chosen, model = check_design_options(target=target, target_K=target_K, prop=prop, dim=dim, samples=samples, steps=steps,
+                                  materials=materials, density_weight=density_weight, objective=objective,
+                                  step_clip=step_clip, tolerance=tolerance, rank=rank, verify_n=verify_n,
+                                  definition=definition, top=top, search=search, time_limit=time_limit,
+                                  model=model, device=device, seed=seed, out=out)
+    with run_staged(out, kind="design", overwrite=overwrite) as (folder, command):
+        from matdesign.pipeline.design import design
+        from matdesign.pipeline.output import print_result, save_result
 
-    path = save_result(result, out, top=top, command=invocation(), versions=_versions())
-    print(f"results: {path}/results.json, report: {path}/report.html")
+        result = design(chosen, property=prop, dim=dim, samples=samples, steps=steps,
+                        materials=materials, density_weight=density_weight, objective=objective, refine=refine,
+                        tolerance=tolerance / 100.0, rank=rank, verify_n=verify_n, model=model, device=device,
+                        seed=seed, step_clip=step_clip, definition=definition, closure=closure, search=search,
+                        top=top, time_limit=time_limit)
+        print_result(result, top)
+        save_result(result, folder, top=top, command=command, versions=_versions())
+    print(f"results: {out}/results.json, report: {out}/report.html")

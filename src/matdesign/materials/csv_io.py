@@ -1,16 +1,18 @@
 """Material CSV files: strict reading with row/column error messages, canonical writing.
 
 Format: UTF-8, comma-separated, header ``name,E,nu,rho`` plus optional ``category,source``
-(any order, case-insensitive); E in GPa, ν dimensionless, ρ in g/cm³.
+(any order, case-insensitive); E in GPa, ν dimensionless, ρ in g/cm³. Other columns (an Excel
+export's ``notes``) are ignored with an :class:`~matdesign.errors.InputNote`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import warnings
 from pathlib import Path
 
-from matdesign.errors import InputError
+from matdesign.errors import InputError, InputNote
 from matdesign.materials.validation import value_problem
 
 REQUIRED = ("name", "E", "nu", "rho")
@@ -37,8 +39,8 @@ def read_materials_csv(path) -> dict[str, list]:
         if len(row) != len(header):
             hint = _delimiter_hint(row)
             raise InputError(f"{path}, line {line}: expected {len(header)} comma-separated fields "
-                             f"({','.join(header)}), found {len(row)}{hint}")
-        cells = {col: cell.strip() for col, cell in zip(header, row)}
+                             f"({','.join(c or '…' for c in header)}), found {len(row)}{hint}")
+        cells = {col: cell.strip() for col, cell in zip(header, row) if col is not None}
         name = cells["name"]
         if not name:
             raise InputError(f"{path}, line {line}, column 'name': empty material name")
@@ -84,8 +86,8 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _read_header(path: Path, rows) -> tuple[list[str], int]:
-    """Canonical column names of the first non-blank row, and its line number."""
+def _read_header(path: Path, rows) -> tuple[list[str | None], int]:
+    """Canonical column names of the first non-blank row (None for an ignored column), and its line number."""
     for row in rows:
         if any(cell.strip() for cell in row):
             break
@@ -96,17 +98,21 @@ def _read_header(path: Path, rows) -> tuple[list[str], int]:
         raise InputError(f"{path}, line {line}: header {row[0].strip()!r} is not comma-separated"
                          f"{_delimiter_hint(row)}; {_HEADER_HINT}")
     canonical = {c.lower(): c for c in COLUMNS}
-    header = []
+    header: list[str | None] = []
+    ignored = []
     for cell in row:
         col = canonical.get(cell.strip().lower())
         if col is None:
-            raise InputError(f"{path}, line {line}: unknown column {cell.strip()!r}; {_HEADER_HINT}")
-        if col in header:
+            ignored.append(cell.strip())
+        elif col in header:
             raise InputError(f"{path}, line {line}: column {col!r} appears twice")
-        header.append(col)
+        header.append(col)  # None: a column that is not used
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputError(f"{path}, line {line}: missing column(s) {', '.join(map(repr, missing))}; {_HEADER_HINT}")
+    if ignored:
+        warnings.warn(f"{path}: ignoring column(s) {', '.join(map(repr, ignored))} (only {','.join(COLUMNS)} "
+                      "are used)", InputNote, stacklevel=2)
     return header, line
 
 

@@ -1,0 +1,81 @@
+"""Checks and output handling shared by the commands that design (design, baseline bo/cfg, evaluate)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+from typing import Iterator
+
+from matdesign.cli import checks, paths
+from matdesign.errors import InputError
+
+PROPERTIES = ("K", "G", "E", "nu")
+RANKS = ("robust", "error")
+OBJECTIVES = ("absolute", "relative")
+SEARCHES = ("both", "model", "physics")
+MAX_VERIFY_N = 10_000
+
+
+def pick_target(target: float | None, target_K: float | None, prop: str) -> float:
+    """The one target given (--target of --property, or --target-K), checked."""
+    if (target is None) == (target_K is None):
+        raise InputError("give the target once: --target-K K* or --target X* (with --property)")
+    if target_K is not None and prop != "K":
+        raise InputError(f"--target-K is a bulk-modulus target; for --property {prop} use --target")
+    if target_K is not None:
+        return checks.target("K", target_K, "--target-K")
+    return checks.target(prop, target, "--target")
+
+
+def model_limits(model: Path | None, default: str) -> tuple[int, int]:
+    """(voxels of the model's grid, its training noise levels); defaults when the config does not say."""
+    meta = paths.model_meta(model, default)
+    grid = meta.get("grid") or ([64, 64] if default.startswith("2d") else [32, 32, 32])
+    steps = meta.get("config", {}).get("scheduler", {}).get("num_train_timesteps", 1000)
+    return math.prod(int(g) for g in grid), int(steps)
+
+
+def check_sampling(model: Path | None, default: str, samples: int | None, steps: int | None,
+                   samples_option: str = "--samples") -> None:
+    """--samples and --steps against what the model and this machine allow."""
+    voxels, levels = model_limits(model, default)
+    checks.samples(samples, voxels, samples_option)
+    checks.steps(steps, levels)
+
+
+def check_design_options(*, target, target_K, prop, dim, samples, steps, materials, density_weight, objective,
+                         step_clip, tolerance, rank, verify_n, definition, top, search, time_limit, model,
+                         device, seed, out) -> tuple[float, Path | None]:
+    """Every option of ``design``, before any heavy import: (the target, the model path)."""
+    checks.choice("--property", prop, PROPERTIES)
+    chosen = pick_target(target, target_K, prop)
+    checks.dim(dim)
+    checks.choice("--objective", objective, OBJECTIVES)
+    checks.choice("--rank", rank, RANKS)
+    checks.choice("--definition", definition, checks.DEFINITIONS)
+    checks.choice("--search", search, SEARCHES)
+    checks.number("--density-weight", density_weight, low=0)
+    checks.number("--step-clip", step_clip, low=0, low_open=True, allow_inf=True, hint="inf turns the clip off")
+    checks.percent("--tolerance", tolerance, "1 for ±1 %" if prop != "nu" else "1 for ±0.01")
+    checks.integer("--verify-n", verify_n, 1, MAX_VERIFY_N, "random arrangements per verification")
+    checks.top(top)
+    checks.time_limit(time_limit)
+    checks.seed(seed)
+    checks.device(device)
+    model = paths.model(model, dim)
+    check_sampling(model, f"{dim}d", samples, steps)
+    paths.materials_csv(materials)
+    paths.output_folder("--out", out)
+    return chosen, model
+
+
+@contextlib.contextmanager
+def run_staged(out: Path, *, kind: str, overwrite: bool) -> Iterator[tuple[Path, str]]:
+    """(the partial folder to write into, the command line) of a run written as a unit into ``out``."""
+    from matdesign.cli.main import invocation
+    from matdesign.cli.rundir import staged
+
+    command = invocation()
+    with staged(out, kind=kind, command=command, overwrite=overwrite) as folder:
+        yield folder, command
