@@ -32,31 +32,52 @@ def bo_command(
     rank: str = typer.Option("robust", "--rank", help="robust (P within tolerance) or error."),
     top: int = typer.Option(5, "--top", help="How many designs to show."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
-    out: Path = typer.Option(Path("bo-out"), "--out", help="Output folder."),
+    out: Path = typer.Option(Path("bo-out"), "--out", help="Output folder (written as one unit, manifest.json last)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run in --out."),
 ) -> None:
     """Bayesian optimisation (GP + UCB) of the relaxed design, backprojected to real materials."""
-    from matdesign.atomic import write_text_atomic
-    from matdesign.baselines.bo import bayesian_optimization
-    from matdesign.cli.design import _versions
-    from matdesign.cli.main import invocation
-    from matdesign.pipeline.output import print_result, save_result
+    from matdesign.cli import checks, paths
+    from matdesign.cli.common import OBJECTIVES, RANKS, run_staged
 
-    result = bayesian_optimization(target_K, dim=dim, size=size, samples=samples, runs=runs, iterations=iterations,
-                                   init_points=init_points, kappa=kappa, objective=objective, eval_n=eval_n,
-                                   verify_n=verify_n, relaxed=relaxed, materials=materials,
-                                   tolerance=tolerance / 100.0, rank=rank, seed=seed, definition=definition)
-    print_result(result, top)
-    summary = (f"Bayesian optimisation baseline: target K* = {result.target_K:g} GPa, "
-               f"{dim}D {result.size}^{dim} grid, {runs} run(s) × {iterations} UCB iterations, "
-               f"{samples} designs per run, K in the {result.settings['definition']} definition, "
-               f"total {result.total_seconds:.1f} s")
-    versions = {**_versions(), "bayes_opt": result.settings["bayes_opt"]}
-    path = save_result(result, out, top=top, command=invocation(), versions=versions, summary=summary,
-                       title="matdesign BO baseline report")
-    write_text_atomic(path / "bo_trace.json", json.dumps(
-        [{"run": r.run, "seed": r.seed, "seconds": r.seconds, "evaluations": r.trace} for r in result.runs],
-        indent=1, default=float))
-    print(f"results: {path}/results.json, trace: {path}/bo_trace.json, report: {path}/report.html")
+    checks.target("K", target_K, "--target-K")
+    checks.dim(dim)
+    for option, value, high in (("--samples", samples, 100_000), ("--iterations", iterations, 100_000),
+                                ("--runs", runs, 100), ("--init-points", init_points, 10_000),
+                                ("--eval-n", eval_n, 10_000), ("--verify-n", verify_n, 10_000)):
+        checks.integer(option, value, 1, high)
+    if size is not None:
+        checks.grid_size(size, dim, per_item=eval_n)
+    checks.number("--kappa", kappa, low=0)
+    checks.choice("--objective", objective, OBJECTIVES)
+    checks.choice("--definition", definition, checks.DEFINITIONS)
+    checks.choice("--rank", rank, RANKS)
+    checks.percent("--tolerance", tolerance, "1 for ±1 %")
+    checks.top(top)
+    checks.seed(seed)
+    paths.materials_csv(materials)
+    paths.output_folder("--out", out)
+    with run_staged(out, kind="baseline-bo", overwrite=overwrite) as (folder, command):
+        from matdesign.atomic import write_text_atomic
+        from matdesign.baselines.bo import bayesian_optimization
+        from matdesign.cli.design import _versions
+        from matdesign.pipeline.output import print_result, save_result
+
+        result = bayesian_optimization(target_K, dim=dim, size=size, samples=samples, runs=runs, iterations=iterations,
+                                       init_points=init_points, kappa=kappa, objective=objective, eval_n=eval_n,
+                                       verify_n=verify_n, relaxed=relaxed, materials=materials,
+                                       tolerance=tolerance / 100.0, rank=rank, seed=seed, definition=definition)
+        print_result(result, top)
+        summary = (f"Bayesian optimisation baseline: target K* = {result.target_K:g} GPa, "
+                   f"{dim}D {result.size}^{dim} grid, {runs} run(s) × {iterations} UCB iterations, "
+                   f"{samples} designs per run, K in the {result.settings['definition']} definition, "
+                   f"total {result.total_seconds:.1f} s")
+        versions = {**_versions(), "bayes_opt": result.settings["bayes_opt"]}
+        save_result(result, folder, top=top, command=command, versions=versions, summary=summary,
+                    title="matdesign BO baseline report")
+        write_text_atomic(folder / "bo_trace.json", json.dumps(
+            [{"run": r.run, "seed": r.seed, "seconds": r.seconds, "evaluations": r.trace} for r in result.runs],
+            indent=1, default=float))
+    print(f"results: {out}/results.json, trace: {out}/bo_trace.json, report: {out}/report.html")
 
 
 @app.command("cfg")
@@ -66,7 +87,7 @@ def cfg_command(
     steps: int = typer.Option(100, "--steps", help="DDIM steps per sample (paper: 100)."),
     guidance_scale: float = typer.Option(0.5, "--guidance-scale", help="CFG weight w, v = (1+w)·v(K*) − w·v(∅) "
                                          "(Ho & Salimans; paper: 0.5; 0 = conditional, −1 = unconditional)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="K-conditional model folder (default: shipped 2d-cond)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="K-conditional model: a folder or a shipped model's name (default: 2d-cond)."),
     materials: Optional[Path] = typer.Option(None, "--materials", help="CSV of your own materials (name,E,nu,rho)."),
     verify_n: int = typer.Option(10, "--verify-n", help="Random arrangements per verification."),
     definition: str = typer.Option("composite", "--definition", help="composite (the bulk composite's K: periodic RVEs, no walls; default) or paper (the paper's walled cell with affine boundary conditions, as in the paper's Table 2). Verification and ranking use it; with composite the paper-cell K is shown beside it."),
@@ -75,25 +96,42 @@ def cfg_command(
     top: int = typer.Option(5, "--top", help="How many designs to show."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
-    out: Path = typer.Option(Path("cfg-out"), "--out", help="Output folder."),
+    out: Path = typer.Option(Path("cfg-out"), "--out", help="Output folder (written as one unit, manifest.json last)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier run in --out."),
 ) -> None:
     """Classifier-free guidance of a K-conditional diffusion model, backprojected to real materials."""
-    from matdesign.baselines.cfg import classifier_free_guidance
-    from matdesign.cli.design import _versions
-    from matdesign.cli.main import invocation
-    from matdesign.pipeline.output import print_result, save_result
+    from matdesign.cli import checks, paths
+    from matdesign.cli.common import RANKS, check_sampling, run_staged
 
-    result = classifier_free_guidance(target_K, model=model, samples=samples, steps=steps,
-                                      guidance_scale=guidance_scale, seed=seed, materials=materials,
-                                      verify_n=verify_n, tolerance=tolerance / 100.0, rank=rank, device=device,
-                                      definition=definition)
-    print_result(result, top)
-    s = result.settings
-    summary = (f"Classifier-free guidance baseline: target K* = {result.target_K:g} GPa, {result.dim}D "
-               f"{result.size}^{result.dim} grid, {samples} samples, {steps} steps, w = {guidance_scale:g}, "
-               f"model {s['model']} (step {s['model_step']}, K range {s['condition_K'][0]:.3g}–"
-               f"{s['condition_K'][1]:.3g} GPa), K in the {s['definition']} definition, "
-               f"total {result.total_seconds:.1f} s")
-    path = save_result(result, out, top=top, command=invocation(), versions=_versions(), summary=summary,
-                       title="matdesign CFG baseline report")
-    print(f"results: {path}/results.json, report: {path}/report.html")
+    checks.target("K", target_K, "--target-K")
+    checks.number("--guidance-scale", guidance_scale)
+    checks.integer("--verify-n", verify_n, 1, 10_000)
+    checks.choice("--definition", definition, checks.DEFINITIONS)
+    checks.choice("--rank", rank, RANKS)
+    checks.percent("--tolerance", tolerance, "1 for ±1 %")
+    checks.top(top)
+    checks.seed(seed)
+    checks.device(device)
+    model = paths.model(model, 2)
+    check_sampling(model, "2d-cond", samples, steps)
+    paths.materials_csv(materials)
+    paths.output_folder("--out", out)
+    with run_staged(out, kind="baseline-cfg", overwrite=overwrite) as (folder, command):
+        from matdesign.baselines.cfg import classifier_free_guidance
+        from matdesign.cli.design import _versions
+        from matdesign.pipeline.output import print_result, save_result
+
+        result = classifier_free_guidance(target_K, model=model, samples=samples, steps=steps,
+                                          guidance_scale=guidance_scale, seed=seed, materials=materials,
+                                          verify_n=verify_n, tolerance=tolerance / 100.0, rank=rank, device=device,
+                                          definition=definition)
+        print_result(result, top)
+        s = result.settings
+        summary = (f"Classifier-free guidance baseline: target K* = {result.target_K:g} GPa, {result.dim}D "
+                   f"{result.size}^{result.dim} grid, {samples} samples, {steps} steps, w = {guidance_scale:g}, "
+                   f"model {s['model']} (step {s['model_step']}, K range {s['condition_K'][0]:.3g}–"
+                   f"{s['condition_K'][1]:.3g} GPa), K in the {s['definition']} definition, "
+                   f"total {result.total_seconds:.1f} s")
+        save_result(result, folder, top=top, command=command, versions=_versions(), summary=summary,
+                    title="matdesign CFG baseline report")
+    print(f"results: {out}/results.json, report: {out}/report.html")

@@ -70,6 +70,24 @@ def check_design_options(*, target, target_K, prop, dim, samples, steps, materia
     return chosen, model
 
 
+def check_targets(spec: str, data: Path | None, dim: int) -> None:
+    """--targets: dataset (with a readable --data store of ``dim``), paper, or positive numbers K1,K2,… [GPa]."""
+    spec = spec.strip()
+    if spec == "dataset":
+        if data is None:
+            raise InputError("--targets dataset needs --data DIR (a dataset store with K labels)")
+        paths.dataset("--data", data)
+    elif spec != "paper":
+        try:
+            values = [float(v) for v in spec.split(",") if v.strip()]
+        except ValueError:
+            raise InputError(f"--targets {spec!r}: expected dataset, paper or comma-separated numbers (GPa)") from None
+        if not values:
+            raise InputError("--targets: no target given")
+        for v in values:
+            checks.target("K", v, "--targets")
+
+
 @contextlib.contextmanager
 def run_staged(out: Path, *, kind: str, overwrite: bool) -> Iterator[tuple[Path, str]]:
     """(the partial folder to write into, the command line) of a run written as a unit into ``out``."""

@@ -10,7 +10,24 @@ from typing import Optional
 
 import typer
 
+from matdesign.errors import InputError
+
 app = typer.Typer(help="Generate labelled microstructure datasets (HDF5) and their statistics.", no_args_is_help=True)
+
+
+MAX_SAMPLES = 10_000_000
+
+
+def check_disk(out: Path, n: int, size: int, dim: int) -> None:
+    """InputError when the dataset's fields (float32, before compression) exceed the free disk space."""
+    import shutil
+
+    need = 4 * 3 * n * size**dim
+    where = out if out.exists() else next(p for p in out.absolute().parents if p.exists())
+    free = shutil.disk_usage(where).free
+    if need > free:
+        raise InputError(f"--n {n} --size {size}: the fields take ≈ {need / 2**30:.3g} GB before compression, "
+                         f"{where} has {free / 2**30:.3g} GB free; ask for fewer or smaller samples")
 
 
 @app.command()
@@ -22,7 +39,7 @@ def generate(
     seed: int = typer.Option(0, "--seed", help="Dataset seed; sample i depends only on (seed, i)."),
     materials: Optional[Path] = typer.Option(None, "--materials", help="Material table CSV (default: built-in)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes (default: one per core; 0/1: in-process)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing dask scheduler, e.g. tcp://host:8786."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of an existing dask scheduler, e.g. tcp://host:8786. Dask unpickles what the scheduler sends: connect only to a cluster you trust (docs/cli.md)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in OUT."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the dataset in OUT."),
     chunk: int = typer.Option(64, "--chunk", help="Samples per block (unit of work and of resumption)."),
@@ -33,11 +50,27 @@ def generate(
     device: Optional[str] = typer.Option(None, "--device", help="cuda: label each block as one batch on the GPU."),
 ) -> None:
     """Sample designs, generate microstructures, label them with the FEM and store them."""
-    from matdesign.data import generate_dataset
-    from matdesign.errors import InputError
+    from matdesign.cli import checks, paths
 
+    checks.dim(dim)
+    checks.grid_size(size, dim, per_item=1)
+    checks.integer("--n", n, 1, MAX_SAMPLES, "a dataset is one HDF5 file; split larger sets")
+    checks.integer("--chunk", chunk, 1, 100_000, "samples per block")
+    checks.seed(seed)
+    checks.choice("--labels", labels, ("stiffness", "bulk", "none"))
     if workers is not None and scheduler is not None:
         raise InputError("pass either --workers or --scheduler, not both")
+    if resume and overwrite:
+        raise InputError("--resume and --overwrite exclude each other; pass one")
+    checks.workers(workers)
+    checks.scheduler(scheduler)
+    if device is not None:
+        checks.device(device)
+    paths.materials_csv(materials)
+    paths.output_folder("--out", out)
+    check_disk(out, n, size, dim)
+    from matdesign.data import generate_dataset
+
     try:
         path = generate_dataset(
             out, dim=dim, size=size, n=n, seed=seed, materials=materials, workers=workers, scheduler=scheduler,
@@ -55,8 +88,14 @@ def stats(
     plot: Optional[Path] = typer.Option(None, "--plot", help="Save a histogram of K to this image file."),
 ) -> None:
     """K percentiles, the five evaluation targets (saved into the dataset metadata), chunk coverage."""
+    from matdesign.cli import paths
+
+    paths.output_file("--plot", plot, (".png", ".pdf", ".svg"))
+    store = paths.dataset("DATA", data)
+    from matdesign.data.store import check_store
     from matdesign.data.stats import dataset_stats, plot_k_histogram, save_targets
 
+    check_store(store, full=True)
     s = dataset_stats(data)
     save_targets(data, s)
     p = s["K_percentiles"]

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from matdesign.errors import InputError
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` command to ``app``."""
@@ -16,7 +18,7 @@ def register(app: typer.Typer) -> None:
 def evaluate_command(
     targets: str = typer.Option(..., "--targets", help="dataset (needs --data), paper, or K1,K2,… [GPa]."),
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset store whose five targets --targets dataset uses."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped model)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model: a folder or a shipped model's name (2d, 3d; default: the shipped model of --dim)."),
     dim: int = typer.Option(2, "--dim", help="2 or 3."),
     samples: int = typer.Option(50, "--samples", help="Guided samples per target."),
     steps: int = typer.Option(100, "--steps", help="DDIM steps per sample."),
@@ -30,28 +32,44 @@ def evaluate_command(
     sem_tol: float = typer.Option(0.25, "--sem-tol", help="Converged protocol: standard error of K below this [% of K]."),
     max_arrangements: int = typer.Option(200, "--max-arrangements", help="Converged protocol: at most this many arrangements."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Local Dask worker processes (default: one per core; 0: in-process)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:port) of a cluster."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:port) of a cluster. Dask unpickles what the scheduler sends: connect only to a cluster you trust (docs/cli.md)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda (guided sampling)."),
-    out: Path = typer.Option(Path("evaluate-out"), "--out", help="Output folder (a rerun resumes it)."),
+    out: Path = typer.Option(Path("evaluate-out"), "--out", help="Output folder (a rerun resumes it; manifest.json, written last, says whether it is complete)."),
 ) -> None:
     """Guided sampling, backprojection and verification (paper and converged protocols) for each target;
     writes Table-1-style tables, summary.md, evaluation.json and figures into --out."""
-    import torch
-
+    from matdesign.cli import checks, paths
+    from matdesign.cli.common import OBJECTIVES, check_sampling, check_targets
     from matdesign.cli.main import invocation
-    from matdesign.errors import InputError
-    from matdesign.pipeline.evaluation import comparison_markdown, resolve_targets, run_evaluation
+    from matdesign.cli.rundir import in_place
 
-    if dim not in (2, 3):
-        raise InputError(f"--dim {dim}: must be 2 or 3")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: no CUDA GPU is available on this machine")
-    chosen, skipped = resolve_targets(targets, dim, data=data)
-    for s in skipped:
-        print(f"skipping target {s['target']:g} GPa: {s['reason']}")
-    ev = run_evaluation(chosen, model=model, dim=dim, samples=samples, steps=steps, seed=seed, objective=objective, mode=mode, step_clip=step_clip,
-                        definition=definition, refine=refine,
-                        verify_n=verify_n, sem_tol=sem_tol / 100.0, max_arrangements=max_arrangements, out=out,
-                        workers=workers, scheduler=scheduler, device=device, skipped=skipped, command=invocation())
-    print("\n" + comparison_markdown(ev))
+    checks.dim(dim)
+    check_targets(targets, data, dim)
+    checks.choice("--objective", objective, OBJECTIVES)
+    checks.choice("--mode", mode, ("guided", "unguided", "project"))
+    checks.choice("--definition", definition, checks.DEFINITIONS)
+    checks.number("--step-clip", step_clip, low=0, low_open=True, allow_inf=True, hint="inf turns the clip off")
+    checks.integer("--verify-n", verify_n, 1, 10_000)
+    checks.percent("--sem-tol", sem_tol, "0.25 for a standard error of 0.25 % of K")
+    checks.integer("--max-arrangements", max_arrangements, 1, 100_000)
+    if workers is not None and scheduler is not None:
+        raise InputError("pass either --workers or --scheduler, not both")
+    checks.workers(workers)
+    checks.scheduler(scheduler)
+    checks.seed(seed)
+    checks.device(device)
+    model = paths.model(model, dim)
+    check_sampling(model, f"{dim}d", samples, steps)
+    paths.output_folder("--out", out)
+    with in_place(out, kind="evaluate", command=invocation(), legacy=("targets", "evaluation.json")):
+        from matdesign.pipeline.evaluation import comparison_markdown, resolve_targets, run_evaluation
+
+        chosen, skipped = resolve_targets(targets, dim, data=data)
+        for s in skipped:
+            print(f"skipping target {s['target']:g} GPa: {s['reason']}")
+        ev = run_evaluation(chosen, model=model, dim=dim, samples=samples, steps=steps, seed=seed, objective=objective,
+                            mode=mode, step_clip=step_clip, definition=definition, refine=refine, verify_n=verify_n,
+                            sem_tol=sem_tol / 100.0, max_arrangements=max_arrangements, out=out, workers=workers,
+                            scheduler=scheduler, device=device, skipped=skipped, command=invocation())
+        print("\n" + comparison_markdown(ev))
     print(f"total {ev.seconds:.1f} s; tables, summary.md and figures in {out}/")

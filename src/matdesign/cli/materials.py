@@ -17,8 +17,10 @@ _ALL_HELP = "Also show materials outside the paper's box (0 < E ≤ 500 GPa, 0 <
 
 def _load(csv: Optional[Path], include_all: bool):
     """(shown table, number of rows hidden by the paper's filter)."""
+    from matdesign.cli import paths
     from matdesign.materials import PAPER_FILTER, MaterialTable
 
+    paths.input_file("--csv", csv)
     full = MaterialTable.from_csv(csv) if csv else MaterialTable.builtin(filter=None)
     if include_all:
         return full, 0
@@ -49,8 +51,10 @@ def list_materials(
 @app.command("check")
 def check(file: Path = typer.Argument(..., help="Material CSV to validate.")) -> None:
     """Validate a material CSV: one 'ok: ...' line (exit 0) or the error (exit 2)."""
+    from matdesign.cli import paths
     from matdesign.materials import PAPER_FILTER, MaterialTable
 
+    paths.input_file("FILE", file)
     table = MaterialTable.from_csv(file)
     outside = len(table) - int(PAPER_FILTER.mask(table.E, table.nu, table.rho).sum())
     typer.echo(f"ok: {table.summary()}; {outside} outside the paper's box; "
@@ -64,8 +68,11 @@ def plot(
     include_all: bool = typer.Option(False, "--all", help=_ALL_HELP),
 ) -> None:
     """Scatter E–ν, E–ρ, ν–ρ coloured by category, with the non-empty chunks shaded."""
+    from matdesign.cli import paths
+
+    paths.output_file("--out", out, (".png", ".pdf", ".svg"))
+    table, _ = _load(csv, include_all)
     from matdesign.materials.plot import plot_table
 
-    table, _ = _load(csv, include_all)
     plot_table(table, out)
     typer.echo(f"wrote {out} ({len(table)} materials, {len(table.nonempty_chunks())} non-empty chunks)")

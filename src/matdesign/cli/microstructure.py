@@ -24,12 +24,24 @@ def show(
     npz: Optional[Path] = typer.Option(None, "--npz", help="Also write the microstructure (.npz)."),
 ) -> None:
     """Generate one microstructure and picture it (2D: E, ν, ρ maps; 3D: mid-slices of E)."""
+    from matdesign.cli import checks, paths
+
+    checks.dim(dim)
+    checks.number("--diameter", diameter, low=0, high=1, low_open=True, hint="a fraction of the cell, e.g. 0.2")
+    checks.number("--vf", vf, low=0, high=0.9, hint="a volume fraction, e.g. 0.3")
+    checks.grid_size(size, dim)
+    checks.seed(seed)
+    paths.output_file("--out", out, (".png",))
+    paths.output_file("--vtk", vtk, (".vtu", ".vtk"))
+    paths.output_file("--npz", npz, (".npz",))
     import numpy as np
 
     from matdesign.materials import MaterialTable
     from matdesign.microstructure import generate, render_png
 
     table = MaterialTable.builtin()
+    matrix = paths.material_name("--matrix", matrix, table.names)
+    particle = paths.material_name("--particle", particle, table.names)
     ms = generate(
         table[table.index(matrix)], table[table.index(particle)], diameter=diameter,
         volume_fraction=vf, size=size, dim=dim, rng=np.random.default_rng(seed),

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from matdesign.errors import InputError
+
 
 def train(
     data: Path = typer.Option(..., "--data", help="Dataset directory (or its dataset.h5) from `matdesign dataset generate`."),
@@ -25,18 +27,35 @@ def train(
     Multi-GPU: `accelerate launch --multi_gpu --num_processes N -m matdesign train ... --device cuda`
     (the config's batch_size is the global batch, split over the N processes).
     """
-    from matdesign.data import FieldDataset
-    from matdesign.diffusion import load_config
-    from matdesign.diffusion import train as run_training
+    from matdesign.cli import checks, paths
+    from matdesign.cli.main import invocation
+    from matdesign.cli.rundir import in_place
 
-    cfg = load_config(config)
-    model = run_training(cfg, FieldDataset(data, in_memory=in_memory), out, resume=resume, device=device,
-                         max_steps=max_steps, num_workers=workers, time_limit=time_limit)
+    paths.config_yaml("--config", config)
+    paths.dataset("--data", data)
+    checks.integer("--max-steps", max_steps, 1)
+    checks.device(device)
+    checks.workers(workers)
+    checks.time_limit(time_limit)
+    paths.output_folder("--out", out)
+    has_state = (out / "train_state.safetensors").exists()
+    if has_state and not resume:
+        raise InputError(f"--out {out}: already holds a training run; pass --resume to continue it or choose another folder")
+    if resume and not has_state:
+        raise InputError(f"--resume: {out} holds no training state (train_state.safetensors) to continue; drop --resume")
+    with in_place(out, kind="train", command=invocation(), legacy=("train_state.safetensors", "model.safetensors")):
+        from matdesign.data import FieldDataset
+        from matdesign.diffusion import load_config
+        from matdesign.diffusion import train as run_training
+
+        cfg = load_config(config)
+        model = run_training(cfg, FieldDataset(data, in_memory=in_memory), out, resume=resume, device=device,
+                             max_steps=max_steps, num_workers=workers, time_limit=time_limit)
     typer.echo(f"trained {model.step} steps; model in {out}")
 
 
 def sample(
-    model: Path = typer.Option(..., "--model", help="Model directory (model.safetensors + config.json)."),
+    model: Path = typer.Option(..., "--model", help="Model: a folder (model.safetensors + config.json) or a shipped model's name (2d, 2d-cond, 3d)."),
     n: int = typer.Option(16, "--n", help="Number of samples."),
     steps: int = typer.Option(100, "--steps", help="DDIM steps."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sampling generator."),
@@ -46,6 +65,17 @@ def sample(
     guidance_scale: float = typer.Option(0.0, "--guidance-scale", help="Classifier-free guidance weight w (with --K)."),
 ) -> None:
     """Draw unguided samples and save them as an RGB grid (3D: three mid-slices per sample)."""
+    from matdesign.cli import checks, paths
+    from matdesign.cli.common import check_sampling
+
+    checks.seed(seed)
+    checks.device(device)
+    checks.number("--K", K, low=0, low_open=True)
+    checks.number("--guidance-scale", guidance_scale)
+    model = paths.model(model)
+    check_sampling(model, "2d", n, steps, samples_option="--n")
+    paths.output_file("--out", out, (".png",))
+
     import torch
 
     from matdesign.diffusion import DiffusionModel
