@@ -18,7 +18,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    """Attach the command groups (imported lazily so `matdesign --help` stays fast)."""
+    """Attach the command groups (imported lazily so `matdesign --help` stays fast), once per process."""
+    if app.registered_groups or app.registered_commands:
+        return
     # Command groups register themselves here, one line each.
     from matdesign.cli import materials
 

@@ -130,6 +130,59 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([line({k: k for k in keys}), "  ".join("-" * width[k] for k in keys), *map(line, rows)])
 
 
+def legend(result: DesignResult) -> list[tuple[str, str]]:
+    """(column, meaning with unit) of the report's table and of results.csv."""
+    symbol, unit = _quantity(result)
+    tol = result.settings["tolerance"]
+    tol_text = f"±{tol:g}" if result.prop == "nu" else f"±{100 * tol:g} %"
+    value = f"[{unit.strip()}]" if unit else "(dimensionless)"
+    return [
+        ("matrix, particle", "the two real materials of the table (E [GPa], ν, ρ [g/cm³] in results.csv)"),
+        ("diameter", "particle diameter as a fraction of the design cell's edge (dimensionless)"),
+        ("vf", "particle volume fraction of the design (dimensionless); one realised arrangement differs slightly"),
+        ("particles", "expected particle count per design cell (a mean, hence fractional, e.g. 15.5); "
+                      "each arrangement places a whole number"),
+        (f"{symbol} {value}", f"mean over fresh random arrangements ± their standard deviation, in the "
+                              f"{result.settings.get('definition', 'paper')} definition"),
+        ("error", f"|{symbol} − {symbol}*| relative to the target" + (" (absolute for ν)" if result.prop == "nu" else " [%]")),
+        ("raw error", "the sample's own pair before volume-fraction refinement (— for a pair closure proposed)"),
+        (f"{symbol} cell", f"the same design in the paper's single walled cell {value}"),
+        (f"P({tol_text})", f"fraction of random arrangements within {tol_text} of the target; 'ranked by robust' "
+                           "sorts by it (ties by error), 'ranked by error' by the error"),
+        ("ρ [g/cm³]", "density of the composite"),
+        ("best.npz / best.vtu", "one realised arrangement of design #1 (its own voxel vf and particle count, "
+                                "stored in best.json), not the table's nominal values"),
+    ]
+
+
+def _csv_legend(result: DesignResult) -> str:
+    """results_columns.csv: unit and meaning of every column of results.csv."""
+    p = result.prop
+    unit = PROPERTIES[p][2] or "-"
+    rows = [("rank", "-", "rank of the shown design (found designs first)"),
+            ("matrix", "-", "matrix material"), ("particle", "-", "particle material"),
+            ("E_matrix", "GPa", "Young's modulus of the matrix"), ("nu_matrix", "-", "Poisson ratio of the matrix"),
+            ("E_particle", "GPa", "Young's modulus of the particles"), ("nu_particle", "-", "Poisson ratio of the particles"),
+            ("diameter", "cell edge", "particle diameter as a fraction of the design cell's edge"),
+            ("volume_fraction", "-", "particle volume fraction of the design"),
+            (p, unit, "mean over fresh random arrangements"), (f"{p}_sem", unit, "standard error of that mean"),
+            (f"{p}_std", unit, "standard deviation over the arrangements"),
+            (f"{p}_cell", unit, "the paper's single walled cell"),
+            ("within_tolerance", "-", "true when the design is within the tolerance of the target"),
+            ("relative_error", "-", "|value − target| / target (absolute for nu); 0.01 = 1 %"),
+            ("p_within_tolerance", "-", "fraction of random arrangements within the tolerance"),
+            ("density", "g/cm³", "composite density"),
+            ("particle_count", "-", "expected particles per design cell (a mean, may be fractional)"),
+            ("flags", "-", "validity rules broken"), ("source", "-", "sample or closure"),
+            ("definition", "-", "the definition of the value (composite, composite-fine, paper)"),
+            ("sample", "-", "index of the guided sample"), ("refined", "-", "whether the volume fraction was refined")]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["column", "unit", "meaning"])
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
 def _distribution_png(result: DesignResult, n: int) -> bytes:
     import matplotlib
 
@@ -167,6 +220,7 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
                "command": command, "versions": versions or {}, "designs": records}
     write_text_atomic(out / "results.json", json.dumps(payload, indent=2, default=float))
     write_text_atomic(out / "results.csv", _csv(result))
+    write_text_atomic(out / "results_columns.csv", _csv_legend(result))
 
     images = []
     for rank, c in enumerate(shown(result, top)[0], 1):
@@ -182,6 +236,12 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
         if rank == 1:
             ms.save(out / "best.npz")
             ms.to_vtk(out / "best.vtu")
+            write_text_atomic(out / "best.json", json.dumps({
+                "what": "one realised arrangement of design #1 (best.npz, best.vtu), not its nominal values",
+                "arrangement_seed": v.seeds[0], "definition": v.definition,
+                "realised_volume_fraction": float(ms.volume_fraction), "realised_particles": int(len(ms.centers)),
+                "design_volume_fraction": d.volume_fraction,
+                "design_expected_particles": d.expected_particle_count(result.dim)}, indent=1) + "\n")
     rows = summary_rows(result, top)
     note = result.settings.get("refine_note")
     summary = summary or (f"Target {symbol}* = {result.target:g}{unit} ({PROPERTIES[result.prop][1]}), "
@@ -191,7 +251,7 @@ def save_result(result: DesignResult, out: str | Path, *, top: int = 5, command:
     write_report(out / "report.html", title=title, summary=summary, rows=rows,
                  designs=images, figures=[(f"{symbol} of the designs and the arrangements of the top designs",
                                            _distribution_png(result, top))],
-                 command=command, versions=versions or {})
+                 command=command, versions=versions or {}, legend=legend(result))
     return out
 
 

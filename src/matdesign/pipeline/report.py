@@ -42,6 +42,8 @@ h1{font-size:1.6em;margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:1em 0;font-size:.92em} th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
 th{background:#f3f3f3} td:nth-child(2),td:nth-child(3),th:nth-child(2),th:nth-child(3){text-align:left}
 .grid{display:flex;flex-wrap:wrap;gap:1em} .grid figure{margin:0;text-align:center;font-size:.85em}
+.legend{font-size:.85em;color:#444;display:grid;grid-template-columns:max-content auto;gap:.1em 1em}
+.legend dt{font-weight:600} .legend dd{margin:0}
 .grid img{max-width:520px;border:1px solid #ddd} pre{background:#f6f6f6;padding:.8em;overflow-x:auto}
 """
 
@@ -56,15 +58,19 @@ def write_report(
     figures: list[tuple[str, bytes]],
     command: str,
     versions: dict[str, str],
+    legend: list[tuple[str, str]] = (),
 ) -> Path:
-    """Write report.html atomically. ``designs`` and ``figures`` are (caption, PNG bytes) pairs."""
+    """Write report.html atomically. ``designs`` and ``figures`` are (caption, PNG bytes) pairs; ``legend``
+    (column, meaning with unit) pairs explain the table's columns below it."""
     design_html = "".join(f"<figure>{_img(png, cap)}<figcaption>{html.escape(cap)}</figcaption></figure>" for cap, png in designs)
     fig_html = "".join(f"<figure>{_img(png, cap)}<figcaption>{html.escape(cap)}</figcaption></figure>" for cap, png in figures)
+    legend_html = ("<dl class=\"legend\">" + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>"
+                                                     for k, v in legend) + "</dl>") if legend else ""
     version_text = ", ".join(f"{k} {v}" for k, v in versions.items())
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_CSS}</style></head><body>
 <h1>{html.escape(title)}</h1><p class="sub">{html.escape(summary)}</p>
-<h2>Ranked designs</h2>{_table(rows)}
+<h2>Ranked designs</h2>{_table(rows)}{legend_html}
 <h2>Microstructures</h2><div class="grid">{design_html}</div>
 <h2>Verification</h2><div class="grid">{fig_html}</div>
 <h2>Reproduce</h2><pre>{html.escape(command)}</pre><p class="sub">{html.escape(version_text)}</p>

@@ -1,0 +1,58 @@
+"""What a design folder explains: the report's legend with units, results_columns.csv for every column
+of results.csv, and best.json labelling best.npz as one realised arrangement."""
+
+import csv
+import io
+import json
+import math
+
+import numpy as np
+
+from matdesign.evaluate import Verification
+from matdesign.materials import MaterialTable
+from matdesign.microstructure import Design
+from matdesign.pipeline.design import Candidate, DesignResult, rank_candidates
+from matdesign.pipeline.output import save_result
+
+TABLE = MaterialTable.builtin()
+EPOXY, ALUMINA = TABLE[TABLE.index("Epoxy (cast unfilled)")], TABLE[TABLE.index("Alumina 99.5% (AD-995)")]
+
+
+def _ver(mean, n=4):
+    return Verification(mean, 0.1, 0.05, (mean, mean), np.full(n, mean), list(range(n)), [7] * n, True,
+                        definition="paper")
+
+
+def _result():
+    cands = [Candidate(0, Design(EPOXY, ALUMINA, 0.2, 0.3), _ver(100.4), 100.0),
+             Candidate(1, Design(ALUMINA, EPOXY, 0.2, 0.3), _ver(107.0), 100.0)]
+    result = DesignResult(100.0, 2, 32, cands, np.zeros((2, 3, 32, 32)), prop="K", settings={
+        "tolerance": 0.01, "rank": "robust", "refine": False, "samples": 2, "steps": 1, "definition": "paper",
+        "top": 2})
+    rank_candidates(result, 0.01, "robust")
+    return result
+
+
+def test_report_and_csv_explain_their_columns_with_units(tmp_path):
+    save_result(_result(), tmp_path, top=2)
+    page = (tmp_path / "report.html").read_text()
+    for text in ("fraction of the design cell", "expected particle count", "(a mean, hence fractional",
+                 "P(±1 %)", "ranked by robust", "one realised arrangement of design #1"):
+        assert text in page, text
+    header = next(csv.reader(io.StringIO((tmp_path / "results.csv").read_text())))
+    legend = {r["column"]: r for r in csv.DictReader(io.StringIO((tmp_path / "results_columns.csv").read_text()))}
+    assert list(legend) == header  # every column explained, in order
+    assert legend["K"]["unit"] == "GPa" and legend["E_matrix"]["unit"] == "GPa"
+    assert legend["diameter"]["unit"] == "cell edge" and legend["density"]["unit"] == "g/cm³"
+
+
+def test_best_json_labels_the_realised_arrangement(tmp_path):
+    save_result(_result(), tmp_path, top=2)
+    best = json.loads((tmp_path / "best.json").read_text())
+    with np.load(tmp_path / "best.npz") as f:
+        mask = f["particle_mask"]
+    assert best["what"].startswith("one realised arrangement")
+    assert best["design_volume_fraction"] == 0.3
+    assert math.isclose(best["design_expected_particles"], Design(EPOXY, ALUMINA, 0.2, 0.3).expected_particle_count(2))
+    assert best["realised_volume_fraction"] != best["design_volume_fraction"]  # a voxel grid cannot hold 0.3 exactly
+    assert math.isclose(best["realised_volume_fraction"], float(mask.mean()))
