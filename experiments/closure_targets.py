@@ -64,7 +64,7 @@ def main() -> None:
                      "found": len(res.found_candidates[:5]), "frac_1": frac_below(fresh, 0.01) if fresh else 0.0,
                      "frac_5": frac_below(fresh, 0.05) if fresh else 0.0,
                      "top1_fresh_error": fresh[0] if fresh else None, "degenerate": degenerate,
-                     "printed_errors": printed, "fresh_errors": fresh,
+                     "printed_errors": printed, "fresh_errors": fresh, "stages": res.seconds,
                      "designs": [f"{c.final_design.matrix.name} + {c.final_design.particle.name}" for c in returned]})
 
 

@@ -12,7 +12,7 @@ from matdesign.fem import bulk_from_young
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 from matdesign.pipeline.closure import matrix_bound, physics_pairs, volume_fraction_estimate
-from matdesign.pipeline.design import Candidate, DesignResult, design, rank_candidates
+from matdesign.pipeline.design import Candidate, DesignResult, _closure_queue, design, rank_candidates
 from matdesign.pipeline.output import print_result, save_result
 from matdesign.pipeline.validity import largest_diameter, validity_flags
 
@@ -65,6 +65,23 @@ def test_physics_pairs_bracket_the_target_and_are_distinct():
         assert validity_flags(p.design(TABLE), 2) == []
     assert max(sum(p.matrix == m for p in pairs) for m in {p.matrix for p in pairs}) <= 2
 
+
+
+@pytest.mark.parametrize("search", ["both", "model", "physics"])
+def test_closure_queue_alternates_model_and_physics_pairs(search):
+    """Neither source can spend the whole budget: with "both" the model's and the table's pairs alternate."""
+    phases = [TABLE[TABLE.index("Epoxy (cast unfilled)")], TABLE[TABLE.index("Alumina 99.5% (AD-995)")]]
+    means = [[m.E, m.nu, m.rho] for m in phases]
+    cands = [Candidate(i, Design(*phases, 0.25, 0.3, {"gmm_means": means}), _ver(10.0), math.nan) for i in range(2)]
+    queue = _closure_queue(cands, TABLE, 4.0, 2, search, None)
+    sources = [p.source for p, _ in queue]
+    model = [s for s in sources if s != "physics"]
+    assert (len(model) > 0) == (search != "physics") and ("physics" in sources) == (search != "model")
+    if search == "both":
+        n = 2 * min(len(model), len(sources) - len(model))
+        assert sources[:n:2] == model[: n // 2] and set(sources[1:n:2]) == {"physics"}
+    own = [c for p, c in queue if p.source == "sample"]
+    assert all(c in cands for c in own)
 
 def _ver(mean, std=0.1, n=10, ok=True):
     x = np.full(n, mean)

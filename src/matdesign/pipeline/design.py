@@ -12,6 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -317,18 +318,18 @@ def shown_candidates(result: DesignResult, top: int) -> list[Candidate]:
 
 def _closure_queue(candidates: list[Candidate], table: MaterialTable, target: float, dim: int, search: str,
                    normalization) -> list[tuple[PairCandidate, Candidate | None]]:
-    """Pairs for closure in the order they are tried: round-robin over the samples (each sample's own
-    pair first, then pairs near its phases, nearest first), then the table's pairs (physics search)."""
+    """Pairs for closure in the order they are tried: the model's pairs round-robin over the samples (each
+    sample's own pair first, then pairs near its phases, nearest first) alternating with the table's pairs
+    (physics search), so that neither source can spend the whole budget (docs/closure.md)."""
     per_sample = []
     if search in ("model", "both"):
         for c in candidates:
             pairs = neighbour_pairs(c.design, table, target, dim, c.sample, normalization=normalization)
             per_sample.append([(p, c if p.source == "sample" else None) for p in pairs])
-    queue = [item for level in range(max(map(len, per_sample), default=0))
+    model = [item for level in range(max(map(len, per_sample), default=0))
              for pairs in per_sample if level < len(pairs) for item in [pairs[level]]]
-    if search in ("physics", "both"):
-        queue += [(p, None) for p in physics_pairs(table, target, dim)]
-    return queue
+    physics = [(p, None) for p in physics_pairs(table, target, dim)] if search in ("physics", "both") else []
+    return [item for pair in zip_longest(model, physics) for item in pair if item is not None]
 
 
 def _close(candidates: list[Candidate], queue, table: MaterialTable, target: float, *, dim: int, size: int,
