@@ -187,7 +187,7 @@ def test_design_cli_on_G(tiny_model, tmp_path, capsys):
     (["--property", "G"], "give the target once"),
     (["--target-K", "50", "--target", "50"], "give the target once"),
     (["--property", "nu", "--target", "0.7"], "(-1, 0.5)"),
-    (["--property", "Q", "--target", "1"], "property='Q'"),
+    (["--property", "Q", "--target", "1"], "--property 'Q'"),
 ])
 def test_design_cli_property_errors_are_one_line(tiny_model, args, message, capsys):
     assert main(["design", "--model", str(tiny_model), *args]) == 2

@@ -187,7 +187,7 @@ def test_cli_train_and_sample(tmp_path, capsys):
     assert main(["sample", "--model", str(run), "--n", "4", "--steps", "3", "--seed", "1", "--out", str(out)]) == 0
     assert matplotlib.image.imread(out).shape[:2] == (2 * size + 2, 2 * size + 2)
     assert main(["sample", "--model", str(tmp_path / "nothing"), "--out", str(out)]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert "nothing: no such model folder" in capsys.readouterr().err
 
 
 def test_time_limit_checkpoints_and_resumes(tmp_path):

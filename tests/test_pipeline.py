@@ -107,17 +107,17 @@ def test_design_cli_end_to_end_is_reproducible(tiny_model, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--target-K", "-5"], "target K"),
+    (["--target-K", "-5"], "--target-K -5"),
     (["--target-K", "100000"], "outside the range"),
     (["--target-K", "50", "--objective", "magic"], "objective"),
     (["--target-K", "50", "--device", "cuda"], "CUDA"),
-    (["--target-K", "50", "--step-clip", "-1"], "step_clip"),
-    (["--target-K", "50", "--step-clip", "nan"], "step_clip"),
+    (["--target-K", "50", "--step-clip", "-1"], "--step-clip -1"),
+    (["--target-K", "50", "--step-clip", "nan"], "--step-clip nan"),
 ])
-def test_design_cli_errors_are_one_line(tiny_model, extra, message, capsys):
+def test_design_cli_errors_are_one_line(tiny_model, extra, message, capsys, tmp_path):
     if "cuda" in extra and torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    assert main(["design", "--model", str(tiny_model), *extra]) == 2
+    assert main(["design", "--model", str(tiny_model), "--out", str(tmp_path / "out"), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
 
