@@ -1,6 +1,7 @@
 """matdesign.fem: voxel FEM homogenization (effective bulk modulus with gradients, stiffness tensor).
 
-Public API: :func:`bulk_modulus`, :func:`effective_stiffness`, :func:`effective_density`,
+Public API: :func:`bulk_modulus` (``definition="paper"``: the official release's uniaxial quantity,
+:func:`release_modulus`), :func:`effective_stiffness`, :func:`effective_density`,
 :class:`Homogenizer` (stateful, warm-started, batched), moduli helpers (:func:`bulk_from_young`,
 :func:`voigt_reuss_bounds`, :func:`isotropic_projection`, :func:`isotropic_stiffness`).
 Physics and conventions: docs/physics.md.
@@ -14,6 +15,7 @@ from matdesign.fem.moduli import (
     lame,
     voigt_reuss_bounds,
 )
+from matdesign.fem.release import release_modulus
 
 __all__ = [
     "Homogenizer",
@@ -24,5 +26,6 @@ __all__ = [
     "isotropic_projection",
     "isotropic_stiffness",
     "lame",
+    "release_modulus",
     "voigt_reuss_bounds",
 ]

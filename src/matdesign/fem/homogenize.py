@@ -301,8 +301,11 @@ def _prepare(E, nu, dim, solver, tol, maxiter, dtype, bc):
     return hom, E, nu, was_numpy
 
 
+DEFINITIONS = ("bulk", "paper")
+
+
 def bulk_modulus(E, nu, *, dim: int, bc: str = "affine", solver: str = "auto", tol: float = 1e-10,
-                 maxiter: int = 1000, dtype: torch.dtype = torch.float64):
+                 maxiter: int = 1000, dtype: torch.dtype = torch.float64, definition: str = "bulk"):
     """Effective bulk modulus K [GPa] of voxel fields E [GPa], ν of shape (..., *grid) → (...).
 
     3D: ``tr⟨σ⟩ / (3 tr ε)`` (exactly ``E/(3(1−2ν))`` for a homogeneous material); 2D: plane-stress
@@ -310,7 +313,22 @@ def bulk_modulus(E, nu, *, dim: int, bc: str = "affine", solver: str = "auto", t
     with the input's dtype/device, differentiable w.r.t. E and ν (custom autograd, one solve).
     ``bc``: ``"affine"`` (the paper's cell, an upper estimate) or ``"periodic"`` (one tile of a
     periodic composite); ``solver``: see :class:`Homogenizer`; ``dtype``: computation precision.
+
+    ``definition="paper"``: instead, the quantity of the paper's official release,
+    ``tr⟨σ⟩/(3 tr⟨ε⟩)`` under its uniaxial load ``u_z = 0.1 z`` on the surface nodes (2D: a 1 × n × n hex
+    plate loaded along image axis 1; 3D: loaded along array axis 2); it brings its own boundary
+    conditions (``bc`` must stay ``"affine"``), ``solver`` is ``"auto"``, ``"direct"`` or ``"pcg"`` (3D),
+    and it is computed in float64. See :func:`matdesign.fem.release.release_modulus`.
     """
+    if definition not in DEFINITIONS:
+        raise InputError(f"definition={definition!r}: must be one of {', '.join(DEFINITIONS)}")
+    if definition == "paper":
+        if bc != "affine":
+            raise InputError(f'definition="paper" prescribes the release\'s own boundary conditions; bc={bc!r} '
+                             "does not apply")
+        from matdesign.fem.release import release_modulus  # release.py imports this module
+
+        return release_modulus(E, nu, dim=dim, solver=solver, tol=tol, maxiter=maxiter)
     hom, E, nu, was_numpy = _prepare(E, nu, dim, solver, tol, maxiter, dtype, bc)
     return hom._bulk(E, nu, was_numpy)
 

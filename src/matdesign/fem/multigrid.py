@@ -187,7 +187,7 @@ class MultigridPreconditioner:
         A = Ke.new_zeros(*Ke.shape[:-3], n_dof * n_dof)
         flat = (idx.T[:, :, None] * n_dof + idx.T[:, None, :]).reshape(-1)
         A.index_add_(-1, flat, Ke.reshape(*Ke.shape[:-3], -1))
-        free = torch.nonzero(grid.interior.reshape(-1).repeat(grid.dim) > 0).squeeze(1)
+        free = torch.nonzero(grid.interior.expand(grid.dim, *grid.node_shape).reshape(-1) > 0).squeeze(1)
         A = A.reshape(*A.shape[:-1], n_dof, n_dof)[..., free[:, None], free[None, :]]
         if grid.periodic:
             comp = torch.arange(n_dof, device=grid.device) // (n_dof // grid.dim)
