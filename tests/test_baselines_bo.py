@@ -175,7 +175,7 @@ def test_cli_writes_design_outputs_and_the_trace(one_thread, tmp_path, capsys, t
     assert [len(r["evaluations"]) for r in trace] == [4, 4]
     assert (out / "results.csv").exists() and (out / "report.html").exists()
     assert main(["baseline", "bo", "--target-K", "30", "--iterations", "0", "--out", str(out)]) == 2
-    assert "iterations=0" in capsys.readouterr().err
+    assert "--iterations 0" in capsys.readouterr().err
     assert main(["baseline", "bo", "--target-K", "30", "--definition", "walls", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "definition='walls'" in err and err.count("\n") == 1
+    assert "--definition 'walls'" in err and err.count("\n") == 1

@@ -211,10 +211,10 @@ def test_cli_writes_design_outputs(tiny, tmp_path, capsys, table):
     assert "Classifier-free guidance baseline" in (out / "report.html").read_text()
     assert s["definition"] == "composite" and all(d["K_cell"]["n_arrangements"] == 2 for d in results["designs"])
     capsys.readouterr()
-    assert main(["baseline", "cfg", "--target-K", "200", "--model", str(tiny), "--out", str(out)]) == 2
+    assert main(["baseline", "cfg", "--target-K", "200", "--model", str(tiny), "--out", str(out), "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "outside the K range" in err
     assert main(["baseline", "cfg", "--target-K", "60", "--model", str(tiny), "--definition", "walls",
                  "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "definition='walls'" in err
+    assert err.count("\n") == 1 and "--definition 'walls'" in err
