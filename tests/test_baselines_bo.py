@@ -17,7 +17,7 @@ from matdesign.materials import MaterialTable
 from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design
 
 # the paper's cell (16², fast) for the algorithm's tests; the composite definition has its own below
-TINY = dict(size=16, samples=2, iterations=3, init_points=2, eval_n=2, verify_n=2, definition="paper", progress=False)
+TINY = dict(size=16, samples=2, iterations=3, init_points=2, eval_n=2, verify_n=2, definition="cell", progress=False)
 TARGET = 30.0  # GPa, mid-range in 2D: easy
 
 
@@ -30,7 +30,7 @@ def table():
 def small(one_thread):
     """12 UCB steps after 5 random ones, 3 designs from the surrogate."""
     return bayesian_optimization(TARGET, size=16, samples=3, iterations=12, init_points=5, eval_n=2, verify_n=3,
-                                 seed=0, definition="paper", progress=False)
+                                 seed=0, definition="cell", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +136,9 @@ def test_composite_is_the_default_in_the_search_and_the_verification(one_thread,
         v = verify(d, size=16, dim=2, n=2, rng=np.random.default_rng([0, 0, 0, it]), definition="composite")
         assert v.K == pytest.approx(e["K"], rel=1e-12)
     for c in res.candidates:  # one run: sample = the design's index in it
-        assert c.verification.definition == "composite" and c.cell.definition == "paper" and c.cell.n == 2
+        assert c.verification.definition == "composite" and c.cell.definition == "cell" and c.cell.n == 2
         cell = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([0, 0, 3, c.sample]),
-                      definition="paper")
+                      definition="cell")
         assert c.cell.mean == pytest.approx(cell.mean, rel=1e-12)
     assert all(c.cell is None for c in bayesian_optimization(TARGET, seed=0, **{**TINY, "iterations": 1}).candidates)
 

@@ -120,7 +120,7 @@ def test_designs_use_real_materials_and_are_verified(tiny, base, table):
         assert c.verification.n == 2 and c.refinement is None
         again = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([3, c.sample]), definition="composite")
         assert again.K == pytest.approx(c.verification.K, rel=1e-12)  # the default: the composite's K
-        cell = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([3, c.sample, 2]), definition="paper")
+        cell = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([3, c.sample, 2]), definition="cell")
         assert c.cell.n == 2 and c.cell.mean == pytest.approx(cell.mean, rel=1e-12)
     assert [c.p_within for c in base.candidates] == sorted((c.p_within for c in base.candidates), reverse=True)
     s = base.settings
@@ -129,10 +129,10 @@ def test_designs_use_real_materials_and_are_verified(tiny, base, table):
 
 
 def test_paper_definition_verifies_in_the_walled_cell(tiny, base):
-    res = classifier_free_guidance(TARGET, model=tiny, seed=3, definition="paper", **TINY)
+    res = classifier_free_guidance(TARGET, model=tiny, seed=3, definition="cell", **TINY)
     for c in res.candidates:
         again = verify(c.design, size=16, dim=2, n=2, rng=np.random.default_rng([3, c.sample]))
-        assert c.verification.definition == "paper" and c.cell is None
+        assert c.verification.definition == "cell" and c.cell is None
         assert again.K == pytest.approx(c.verification.K, rel=1e-12)
     def key(r):  # the samples and designs do not depend on the definition
         return sorted((c.sample, c.design.matrix.name, c.design.particle.name, c.design.volume_fraction)
@@ -153,7 +153,7 @@ def test_rubber_with_steel_is_far_softer_as_a_composite_than_in_the_walled_cell(
     monkeypatch.setattr(cfg_baseline, "backproject_batch", lambda *a, **k: designs)
     res = classifier_free_guidance(TARGET, model=tiny, seed=3, **{**TINY, "samples": 2, "verify_n": 4})
     rubber, steel = sorted(res.candidates, key=lambda c: c.sample)
-    assert rubber.verification.definition == "composite" and rubber.cell.definition == "paper"
+    assert rubber.verification.definition == "composite" and rubber.cell.definition == "cell"
     assert rubber.cell.mean > 10 * rubber.verification.mean
     assert rubber.cell.samples.min() > rubber.verification.samples.max()
     assert steel.cell.mean == pytest.approx(steel.verification.mean, rel=1e-8)

@@ -20,14 +20,14 @@ EPOXY, ALUMINA = TABLE[TABLE.index("Epoxy (cast unfilled)")], TABLE[TABLE.index(
 
 def _ver(mean, n=4):
     return Verification(mean, 0.1, 0.05, (mean, mean), np.full(n, mean), list(range(n)), [7] * n, True,
-                        definition="paper")
+                        definition="cell")
 
 
 def _result():
     cands = [Candidate(0, Design(EPOXY, ALUMINA, 0.2, 0.3), _ver(100.4), 100.0),
              Candidate(1, Design(ALUMINA, EPOXY, 0.2, 0.3), _ver(107.0), 100.0)]
     result = DesignResult(100.0, 2, 32, cands, np.zeros((2, 3, 32, 32)), prop="K", settings={
-        "tolerance": 0.01, "rank": "robust", "refine": False, "samples": 2, "steps": 1, "definition": "paper",
+        "tolerance": 0.01, "rank": "robust", "refine": False, "samples": 2, "steps": 1, "definition": "cell",
         "top": 2})
     rank_candidates(result, 0.01, "robust")
     return result

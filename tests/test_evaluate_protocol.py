@@ -118,7 +118,7 @@ def test_evaluation_outputs_and_reproducible_verification(evaluated):
                 assert s["refined"]["paper"]["K"] == pytest.approx(ref.K, rel=1e-12)
             # the final design's composite K (periodic RVEs) on verify_n arrangements beside the cell's
             final = "refined" if "refined" in s else "raw"
-            assert s["definition"] == "paper" and s["K_composite"]["stage"] == final and "K_cell" not in s
+            assert s["definition"] == "cell" and s["K_composite"]["stage"] == final and "K_cell" not in s
             if s[final]["paper"]["K"] is not None:
                 comp = verify(_design(table, s[final]), size=16, dim=2, n=4, rng=np.random.default_rng([0, i, 2]),
                               definition="composite")
@@ -167,7 +167,7 @@ def test_resume_skips_finished_targets_and_checks_settings(evaluated, tiny_model
         run_evaluation(TARGETS, model=tiny_model, out=out, **{**KW, "samples": 3})
     with pytest.raises(InputError, match="step_clip=0.01, this run has None"):  # the sampler is a resume key
         run_evaluation(TARGETS, model=tiny_model, out=out, **{**KW, "step_clip": math.inf})
-    with pytest.raises(InputError, match="definition='paper', this run has 'composite'"):  # so is what K is
+    with pytest.raises(InputError, match="definition='cell', this run has 'composite'"):  # so is what K is
         run_evaluation(TARGETS, model=tiny_model, out=out, definition="composite", **KW)
     assert sorted(p.name for p in (out / "targets").iterdir()) == ["K20.json", "K20.npz", "K60.json", "K60.npz"]
     assert target_path(out, 62.949, ".json").name == "K62.949.json"  # the decimals are part of the name
@@ -217,8 +217,8 @@ def _pair(matrix, particle, vf=0.4) -> Design:
     return Design(table[table.index(matrix)], table[table.index(particle)], 0.2, vf, diagnostics={"valid": True})
 
 
-@pytest.mark.parametrize("definition, other, key", [("paper", "composite", "K_composite"),
-                                                    ("composite", "paper", "K_cell")])
+@pytest.mark.parametrize("definition, other, key", [("cell", "composite", "K_composite"),
+                                                    ("composite", "cell", "K_cell")])
 def test_each_design_carries_the_other_definitions_K(definition, other, key):
     """Rubber with steel disks: the walled affine cell is tens of times stiffer than the bulk composite
     (walls pin the disks to the affine field); a homogeneous steel "pair" is the same in both."""
@@ -234,7 +234,7 @@ def test_each_design_carries_the_other_definitions_K(definition, other, key):
         record = evaluation._sample_json(i, 0.0, r, 1.0, definition)
         assert record[key]["mean"] == r["other"].mean and record[key]["n"] == 4
     by = {definition: res[0]["raw"]["paper"], other: res[0]["other"]}
-    cell, comp = by["paper"], by["composite"]
+    cell, comp = by["cell"], by["composite"]
     assert cell.mean > 10 * comp.mean and cell.samples.min() > comp.samples.max()
     m, f = rubber_steel.matrix, rubber_steel.volume_fraction  # rigid-disk Hashin–Shtrikman lower bound (2D)
     K_m, G_m = bulk_from_young(m.E, m.nu, 2), m.E / (2 * (1 + m.nu))
@@ -250,7 +250,22 @@ def test_composite_run_records_the_cell_K(tiny_model, tmp_path, one_torch_thread
     assert ev.settings["definition"] == s["definition"] == "composite" and "K_composite" not in s
     d = _design(table, s["raw"])
     comp = verify(d, size=16, dim=2, n=4, rng=np.random.default_rng([0, 0]), definition="composite")
-    cell = verify(d, size=16, dim=2, n=4, rng=np.random.default_rng([0, 0, 2]), definition="paper")
+    cell = verify(d, size=16, dim=2, n=4, rng=np.random.default_rng([0, 0, 2]), definition="cell")
     assert s["raw"]["paper"]["K"] == pytest.approx(comp.mean, rel=1e-12)
     assert s["K_cell"]["mean"] == pytest.approx(cell.mean, rel=1e-12) and s["K_cell"]["stage"] == "raw"
     assert "K in the composite definition" in (tmp_path / "summary.md").read_text()
+
+
+def test_results_from_before_the_rename_resume_as_cell(tmp_path):
+    """Until 2026-12-07 "paper" named the walled affine cell (now "cell"); such results (no ``fem`` in their
+    settings) resume a "cell" run and never a "paper" (official release) run."""
+    settings = {k: 1 for k in evaluation.RESUME_KEYS}
+    path = target_path(tmp_path, 20.0, ".json")
+    path.parent.mkdir(parents=True)
+    target_path(tmp_path, 20.0, ".npz").write_bytes(b"")
+    path.write_text(json.dumps({"target": 20.0, "settings": {**settings, "definition": "paper"}}))
+    assert evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "cell"})["target"] == 20.0
+    with pytest.raises(InputError, match="definition='cell', this run has 'paper'"):
+        evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "paper"})
+    path.write_text(json.dumps({"target": 20.0, "settings": {**settings, "definition": "paper", "fem": "paper"}}))
+    assert evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "paper"})["target"] == 20.0

@@ -105,3 +105,27 @@ def test_sample_K_single_and_batched():
     assert K[0] == pytest.approx(sample_K(m.fields), rel=1e-10)
     with pytest.raises(InputError, match="fields"):
         sample_K(np.zeros((2, 8, 8)))
+
+
+def test_cell_and_paper_definitions_share_the_arrangements_but_not_the_load():
+    """"cell" (formerly "paper") is the walled cell with affine bc; "paper" is the same arrangement under the
+    official release's uniaxial load (:func:`matdesign.fem.release_modulus`); only K is defined in it."""
+    from matdesign.evaluate.definition import DEFINITIONS
+    from matdesign.evaluate.verify import arrangement
+    from matdesign.fem import release_modulus
+
+    cell, paper = DEFINITIONS["cell"], DEFINITIONS["paper"]
+    assert (cell.bc, cell.placement, cell.fem, cell.rounding) == ("affine", "paper", "bulk", "stochastic")
+    assert (paper.bc, paper.placement, paper.fem, paper.rounding) == ("affine", "paper", "paper", "stochastic")
+    design = Design(POLYMER, STEEL, 0.25, 0.3, {})
+    v_cell = verify(design, size=16, dim=2, n=3, rng=np.random.default_rng(5), definition="cell")
+    v_paper = verify(design, size=16, dim=2, n=3, rng=np.random.default_rng(5), definition="paper")
+    assert v_cell.seeds == v_paper.seeds and v_cell.n_particles == v_paper.n_particles
+    assert v_cell.definition == "cell" and v_paper.definition == "paper"
+    for seed, k, K_cell, K_paper in zip(v_cell.seeds, v_cell.n_particles, v_cell.samples, v_paper.samples):
+        f = arrangement(design, size=16, dim=2, seed=seed, n_particles=k, definition="paper").fields.astype(np.float64)
+        assert K_cell == pytest.approx(float(bulk_modulus(f[0], f[1], dim=2)), rel=1e-12)
+        assert K_paper == pytest.approx(float(release_modulus(f[0], f[1], dim=2)), rel=1e-12)
+    assert verify(design, size=16, dim=2, n=2, rng=np.random.default_rng(0)).definition == "cell"  # the default
+    with pytest.raises(InputError, match="defines only K"):
+        verify(design, size=16, dim=2, n=2, rng=np.random.default_rng(0), prop="G", definition="paper")

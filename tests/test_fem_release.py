@@ -71,6 +71,16 @@ def test_homogeneous_is_the_bulk_modulus(dim, n, solver):
     assert float(K) == pytest.approx(70.0 / (3 * (1 - 2 * 0.33)), rel=1e-9)
 
 
+@pytest.mark.parametrize("dim,n", [(2, 8), (3, 6)])
+def test_phases_of_one_bulk_modulus_give_it_exactly(dim, n):
+    """tr σ = 3K tr ε holds pointwise when every voxel has the same 3D bulk modulus K, so the release's
+    tr⟨σ⟩/(3 tr⟨ε⟩) is exactly K for any arrangement (independent of the solve)."""
+    rng = np.random.default_rng(7)
+    nu = rng.uniform(0.05, 0.45, (n,) * dim)
+    E = 3 * 50.0 * (1 - 2 * nu)
+    assert float(release_modulus(E, nu, dim=dim, solver="direct")) == pytest.approx(50.0, rel=1e-10)
+
+
 def test_direct_and_pcg_agree_in_3d(one_torch_thread):
     rng = np.random.default_rng(3)
     E = np.where(rng.random((8, 8, 8)) < 0.3, 400.0, 3.0)

@@ -8,8 +8,8 @@ paper, a suggested θ is projected to the nearest real materials, evaluated on f
 arrangements exactly like :func:`matdesign.evaluate.verify` (K_θ, n arrangements) and the value is
 registered at both the suggested and the projected θ. ``relaxed=True`` instead evaluates the
 continuous materials themselves during the search (projection only for the final designs).
-``definition`` ("composite" by default, or "paper": :mod:`matdesign.evaluate.definition`) is what K_θ is,
-in the search and in the final verification; composite designs also carry their paper-cell K
+``definition`` ("composite" by default, "cell" or "paper": :mod:`matdesign.evaluate.definition`) is what K_θ
+is, in the search and in the final verification; other designs also carry their paper-cell K
 (``Candidate.cell``), as ``matdesign design`` does.
 
 Designs come from the final surrogate: from a random θ, maximize the GP mean μ (no exploration
@@ -222,8 +222,8 @@ def bayesian_optimization(
     """BO designs for ``target_K`` [GPa]: ``runs`` independent optimisations of ``iterations`` UCB
     steps each (after ``init_points`` random ones), ``samples`` designs drawn from each final surrogate,
     every design verified on ``verify_n`` fresh arrangements (size: the paper cell's grid, 64 in 2D, 32 in
-    3D by default). ``definition``: K_θ of the search and of the verification, "composite" (default) or
-    "paper"; with "composite" each design also carries its paper-cell K (``Candidate.cell``, ``verify_n``
+    3D by default). ``definition``: K_θ of the search and of the verification, "composite" (default),
+    "cell" or "paper"; unless "cell", each design also carries its paper-cell K (``Candidate.cell``, ``verify_n``
     arrangements).
 
     The paper: 1,000 iterations, κ = 1, 200 designs per target, 3 seeds (runs), objective J₁ = "absolute".
@@ -235,7 +235,7 @@ def bayesian_optimization(
     check_ranking(tolerance, rank)
     table = resolve_table(materials)
     target = check_target(target_K, table, dim)
-    seconds = {"optimize": 0.0, "verify": 0.0, **({"cell": 0.0} if definition != "paper" else {})}
+    seconds = {"optimize": 0.0, "verify": 0.0, **({"cell": 0.0} if definition != "cell" else {})}
     candidates, fields, records = [], [], []
     for run in range(runs):
         tic = time.perf_counter()
@@ -252,11 +252,11 @@ def bayesian_optimization(
             candidates.append(Candidate(len(candidates), d, v, math.nan))
             fields.append(_first_arrangement(d, v, size, dim))
         seconds["verify"] += time.perf_counter() - tic
-        if definition != "paper":
+        if definition != "cell":
             tic = time.perf_counter()
             for s, c in enumerate(candidates[-len(designs):]):
                 c.cell = verify(c.design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, run, 3, s]),
-                                definition="paper")
+                                definition="cell")
             seconds["cell"] += time.perf_counter() - tic
     result = BOResult(target, dim, size, candidates, np.stack(fields), runs=records, seconds=seconds, settings=dict(
         method="bo", target_K=target, dim=dim, size=size, samples=samples, runs=runs, iterations=iterations,

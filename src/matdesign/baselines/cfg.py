@@ -11,8 +11,8 @@ w = 0 is the plain conditional model, w = −1 the unconditional one. (Diffusers
 is 1 + w.) Combining v instead of ε is the same guidance: at fixed x_t, v is affine in ε and the two
 weights sum to one. No FEM gradient is used during sampling. Each sample is then backprojected to real
 materials, its K_s computed, and verified on fresh random arrangements and ranked exactly like
-``matdesign design`` (no volume-fraction refinement), in ``definition`` ("composite" by default, or
-"paper": :mod:`matdesign.evaluate.definition`); composite designs also carry their paper-cell K
+``matdesign design`` (no volume-fraction refinement), in ``definition`` ("composite" by default, "cell"
+or "paper": :mod:`matdesign.evaluate.definition`); other than "cell" designs also carry their paper-cell K
 (``Candidate.cell``).
 """
 
@@ -95,7 +95,7 @@ def classifier_free_guidance(
     config) of the conditional ``model`` at K*, each backprojected to ``materials`` (default: the
     built-in table), verified on ``verify_n`` fresh arrangements and ranked like ``matdesign design``.
     ``definition``: the verified K, "composite" (default; each design also carries its paper-cell K,
-    ``Candidate.cell``, on ``verify_n`` arrangements) or "paper".
+    ``Candidate.cell``, on ``verify_n`` arrangements), "cell" or "paper" (also with the cell's K).
 
     The paper: 200 samples, N = 100, w = 0.5, p_uncond = 0.1. K* must lie in the model's trained
     K range (:func:`condition_range`). Same ``seed``, same result (on the same device).
@@ -125,11 +125,11 @@ def classifier_free_guidance(
         v = verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]), definition=definition)
         candidates.append(Candidate(i, d, v, float(K_s[i])))
     seconds["verify"] = time.perf_counter() - tic
-    if definition != "paper":  # the seeds matdesign design gives the cell value
+    if definition != "cell":  # the seeds matdesign design gives the cell value
         tic = time.perf_counter()
         for c in tqdm(candidates, desc="cell", disable=not progress, leave=False):
             c.cell = verify(c.design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, c.sample, 2]),
-                            definition="paper")
+                            definition="cell")
         seconds["cell"] = time.perf_counter() - tic
 
     result = DesignResult(target, dim, size, candidates, fields, seconds=seconds, settings=dict(

@@ -26,7 +26,7 @@ def evaluate_command(
     objective: str = typer.Option("absolute", "--objective", help="absolute (paper's J₁, default) or relative."),
     mode: str = typer.Option("guided", "--mode", help="guided (default), unguided or project (Table 3 variants)."),
     step_clip: Optional[float] = typer.Option(None, "--step-clip", help="Guidance trust region C: each guidance step's RMS ≤ C·σ_t (beyond the paper; default 0.01; inf: off, the paper's sampler)."),
-    definition: str = typer.Option("paper", "--definition", help="paper (the paper's walled cell with affine boundary conditions, in which Table 1 and the documented tables are stated; default) or composite (the bulk composite: periodic RVEs). Each design's record also holds the other one's K (--verify-n arrangements)."),
+    definition: str = typer.Option("cell", "--definition", help="cell (the paper's walled cell with affine boundary conditions, in which the documented tables are stated; default), paper (the same cell under the official release's uniaxial load: the quantity of the paper's Table 1 numbers, K only) or composite (the bulk composite: periodic RVEs). Each design's record also holds the other one's K (--verify-n arrangements)."),
     refine: bool = typer.Option(True, "--refine/--no-refine", help="Also evaluate the volume-fraction refinement."),
     verify_n: int = typer.Option(10, "--verify-n", help="Arrangements per design in the paper's protocol."),
     sem_tol: float = typer.Option(0.25, "--sem-tol", help="Converged protocol: standard error of K below this [% of K]."),

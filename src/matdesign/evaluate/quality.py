@@ -128,7 +128,7 @@ def evaluate_samples(fields, table, normalization, *, seed: int = 0, progress: b
     K_design = np.full(len(designs), np.nan)
     for i, (d, r) in enumerate(tqdm(list(zip(designs, reasons)), desc="verify", disable=not progress, leave=False)):
         if r == "":
-            K_design[i] = verify(d, size=size, dim=dim, n=1, rng=np.random.default_rng([seed, i]), definition="paper").K
+            K_design[i] = verify(d, size=size, dim=dim, n=1, rng=np.random.default_rng([seed, i]), definition="cell").K
     K_sample = np.concatenate([np.atleast_1d(sample_K(f, dim=dim)) for f in
                                tqdm(np.array_split(x, max(1, len(x) // 16)), desc="K of samples",
                                     disable=not progress, leave=False)])

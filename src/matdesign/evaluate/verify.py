@@ -1,5 +1,6 @@
 """Verification of a design: FEM effective property (K_θ; or G, E, ν) averaged over fresh random
-arrangements (sec. 6.2), in the composite's or the paper's definition (:mod:`matdesign.evaluate.definition`)."""
+arrangements (sec. 6.2), in one of the definitions of :mod:`matdesign.evaluate.definition` (composite,
+the paper's cell, the paper's release)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ class Verification:
     ``mean`` mean, ``std`` sample standard deviation, ``sem`` standard error of the mean, ``ci95``
     95 % t-interval of the mean, ``samples`` (n,) the value of each arrangement, ``seeds`` and
     ``n_particles`` reproduce arrangement i as ``generate(..., rng=default_rng(seeds[i]),
-    n_particles=n_particles[i])`` (paper) or ``generate_rve`` (composite); ``converged`` = sem/|mean| <
+    n_particles=n_particles[i])`` (cell, paper) or ``generate_rve`` (composite); ``converged`` = sem/|mean| <
     the tolerance; ``flags``/``message`` say why a failed verification (mean = nan) failed;
-    ``definition``: "composite" or "paper". Units: :data:`PROPERTIES`.
+    ``definition``: the name of its :class:`~matdesign.evaluate.definition.Definition`. Units: :data:`PROPERTIES`.
     """
 
     mean: float
@@ -51,7 +52,7 @@ class Verification:
     flags: list[str] = field(default_factory=list)
     message: str = ""
     prop: str = "K"
-    definition: str = "paper"
+    definition: str = "cell"
 
     @property
     def K(self) -> float:
@@ -83,7 +84,7 @@ def systematic_counts(x: float, count: int, rng: np.random.Generator) -> list[in
     return [math.floor(x + (i + u) / count) for i in range(count)]
 
 
-def failed(flag: str, message: str, prop: str = "K", definition: str = "paper") -> Verification:
+def failed(flag: str, message: str, prop: str = "K", definition: str = "cell") -> Verification:
     """A verification that could not run (mean = nan)."""
     nan = float("nan")
     return Verification(nan, nan, nan, (nan, nan), np.zeros(0), [], [], False, [flag], message, prop, definition)
@@ -91,12 +92,13 @@ def failed(flag: str, message: str, prop: str = "K", definition: str = "paper") 
 
 def verify(design: Design, *, size: int, dim: int, n: int = 10, rng: np.random.Generator,
            adaptive: bool = False, rel_sem_tol: float = 0.0025, n_max: int = 200, batch: int = 10,
-           fem_options: dict | None = None, prop: str = "K", definition: str | Definition = "paper") -> Verification:
+           fem_options: dict | None = None, prop: str = "K", definition: str | Definition = "cell") -> Verification:
     """Mean FEM property ``prop`` (:data:`PROPERTIES`, default the bulk modulus K) of ``n`` fresh random
-    arrangements of ``design``: ``definition="paper"`` one walled size^dim cell with affine boundary
-    conditions; ``"composite"`` periodic RVEs (:data:`~matdesign.evaluate.definition.DEFINITIONS`).
+    arrangements of ``design``: ``definition="cell"`` one walled size^dim cell with affine boundary
+    conditions; ``"paper"`` the same cell with the official release's uniaxial load and K (K only);
+    ``"composite"`` periodic RVEs (:data:`~matdesign.evaluate.definition.DEFINITIONS`).
 
-    Each arrangement's particle count is the expected count of the RVE, rounded stochastically (paper)
+    Each arrangement's particle count is the expected count of the RVE, rounded stochastically (cell, paper)
     or systematically over the batch (composite: :func:`systematic_counts`); all ``n`` are solved as
     one batch. ``adaptive``: then add ``batch`` arrangements at a time until
     sem/|mean| < ``rel_sem_tol`` or ``n_max`` arrangements. An invalid backprojection
@@ -107,6 +109,8 @@ def verify(design: Design, *, size: int, dim: int, n: int = 10, rng: np.random.G
     """
     check_property(prop)
     definition = get_definition(definition)
+    if definition.fem != "bulk" and prop != "K":
+        raise InputError(f"property={prop!r}: the {definition.name} definition defines only K")
     for name, value in (("n", n), ("n_max", n_max), ("batch", batch)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name}={value!r}: must be an integer >= 1")
@@ -144,9 +148,9 @@ def effective_property(E, nu, prop: str, *, dim: int, fem_options: dict | None =
 
 
 def arrangement(design: Design, *, size: int, dim: int, seed: int, n_particles: int,
-                definition: str | Definition = "paper"):
+                definition: str | Definition = "cell"):
     """Arrangement ``seed`` of ``design`` as verified in ``definition`` (a :class:`Microstructure`):
-    the paper's walled size^dim cell, or the composite's periodic RVE."""
+    the paper's walled size^dim cell ("cell", "paper"), or the composite's periodic RVE."""
     definition = get_definition(definition)
     rng = np.random.default_rng(seed)
     common = dict(diameter=design.diameter, volume_fraction=design.volume_fraction, dim=dim, rng=rng,
@@ -167,7 +171,8 @@ def _solve_batch(design, expected, count, size, dim, rng, fem_options, prop, def
         counts = [stochastic_round(expected, rng) for _ in range(count)]
     fields = np.stack([arrangement(design, size=size, dim=dim, seed=seed, n_particles=k, definition=definition).fields
                        for seed, k in zip(seeds, counts)]).astype(np.float64)
-    fem_options = {"bc": definition.bc, **fem_options}
+    fem_options = {"bc": definition.bc, **({"definition": definition.fem} if definition.fem != "bulk" else {}),
+                   **fem_options}
     values = effective_property(fields[:, 0], fields[:, 1], prop, dim=dim, fem_options=fem_options)
     return values.tolist(), seeds, counts
 

@@ -409,8 +409,9 @@ def design(
     region C (each sample's guidance step RMS ≤ C·√(1−ᾱ_t); beyond the paper); None → the default
     (:data:`DEFAULT_STEP_CLIP`), inf → the paper's unclipped step; definition: the property that
     verification, refinement, tolerance and ranking use — "composite" (default: the bulk composite,
-    periodic RVEs) or "paper" (the paper's walled cell with affine boundary conditions); with
-    "composite" every design also carries its paper-cell value (``Candidate.cell``); closure (K with
+    periodic RVEs), "cell" (the paper's walled cell with affine boundary conditions) or "paper" (that
+    cell under the official release's uniaxial load, K only); unless "cell", every design also carries
+    its paper-cell value (``Candidate.cell``); closure (K with
     refinement only): after refining each sample's own pair, try other material pairs near the
     sample's phases ("model"), pairs from the whole table ("physics") or both (``search``, default
     "both": the model's first), screened by a mean-field estimate, refined by FEM and verified on fresh
@@ -492,11 +493,11 @@ def design(
         "seed": int(seed), "grad_scale": list(config.grad_scale) if config else None,
         "step_clip": config.step_clip if config else None, "materials": str(materials or "builtin"),
         "material_sha256": table.sha256(), "reachable": list(reachable_range(table, dim, prop))}), tolerance, rank)
-    if definition != "paper":  # the paper-cell value of every shown candidate (it does not enter the ranking)
+    if definition != "cell":  # the paper-cell value of every shown candidate (it does not enter the ranking)
         tic = time.perf_counter()
         for k, c in enumerate(tqdm(shown_candidates(result, top), desc="cell", disable=not progress, leave=False)):
             c.cell = verify(c.final_design, size=size, dim=dim, n=verify_n,
                             rng=np.random.default_rng([seed, c.sample if c.source == "sample" else 10_000 + k, 2]),
-                            prop=prop, definition="paper")
+                            prop=prop, definition="cell")
         seconds["cell"] = time.perf_counter() - tic
     return result

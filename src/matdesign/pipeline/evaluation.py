@@ -16,9 +16,10 @@ K_θ are the ones ``matdesign design`` reports. Verification runs on Dask worker
 ``OUT/targets/K<K*>.json`` (fields in ``.npz``) as soon as it is done; a rerun with the same settings
 skips those targets.
 
-``definition`` (:mod:`matdesign.evaluate.definition`): what K_θ is — "paper" (default: the paper's walled
-cell with affine boundary conditions, in which Table 1 and the documented tables are stated) or
-"composite" (the bulk composite: periodic RVEs). Every final design also carries the other definition's
+``definition`` (:mod:`matdesign.evaluate.definition`): what K_θ is — "cell" (default: the paper's walled
+cell with affine boundary conditions, in which the documented tables are stated; called "paper" in results
+written before 2026-12-07), "paper" (the official release's uniaxial quantity, in which the paper's Table 1
+numbers are) or "composite" (the bulk composite: periodic RVEs). Every final design also carries the other definition's
 K on ``verify_n`` arrangements (``K_composite`` or ``K_cell``).
 """
 
@@ -52,7 +53,7 @@ PROTOCOLS = ("paper", "converged")
 RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "step_clip", "definition", "refine", "verify_n",
                "sem_tol", "max_arrangements", "model_sha256", "material_sha256")
 #: The run's definition → (the other definition, the key of its value in each sample's record).
-OTHER = {"paper": ("composite", "K_composite"), "composite": ("paper", "K_cell")}
+OTHER = {"cell": ("composite", "K_composite"), "composite": ("cell", "K_cell"), "paper": ("cell", "K_cell")}
 
 
 @dataclass
@@ -114,7 +115,7 @@ def resolve_targets(spec: str, dim: int, *, data=None, table: MaterialTable | No
 
 def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, steps: int = 100, seed: int = 0,
                    objective: str = "absolute", mode: str = "guided", step_clip: float | None = None,
-                   definition: str = "paper", refine: bool = True, verify_n: int = 10,
+                   definition: str = "cell", refine: bool = True, verify_n: int = 10,
                    sem_tol: float = 0.0025, max_arrangements: int = 200,
                    out="evaluate-out", workers: int | None = None, scheduler: str | None = None,
                    device: str = "cpu", skipped=(), command: str = "", progress: bool = True) -> Evaluation:
@@ -124,7 +125,7 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
     the paper's J₁, or "relative", as in :func:`matdesign.design`); ``mode`` "guided", "unguided" or
     "project" (the paper's Table 3 variants); ``step_clip`` the guidance trust region as in
     :func:`matdesign.design` (None: the default, 0.01; inf: the paper's unclipped step); ``definition`` the K of
-    every verification and refinement, "paper" (default, as the paper's Table 1) or "composite"; ``verify_n``
+    every verification and refinement, "cell" (default), "paper" or "composite"; ``verify_n``
     arrangements in the paper's protocol (and of the other definition's K of each final design); ``sem_tol`` (relative standard error) and ``max_arrangements`` for the converged
     one; ``workers``/``scheduler`` as in :func:`matdesign.data.map_blocks` (default: a local cluster).
     """
@@ -147,7 +148,8 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
         raise InputError(f"mode={mode!r}: must be guided, unguided or project")
     step_clip = resolve_step_clip(step_clip)
     settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), objective=objective, mode=mode,
-                    step_clip=step_clip, definition=definition, refine=bool(refine),
+                    step_clip=step_clip, definition=definition, fem=get_definition(definition).fem,
+                    refine=bool(refine),
                     verify_n=int(verify_n), sem_tol=float(sem_tol), max_arrangements=int(max_arrangements),
                     model=str(model_path), model_step=net.step, model_weights=net.info.get("weights", ""),
                     model_sha256=_sha256(model_path if model_path.is_file() else model_path / "model.safetensors"),
@@ -218,7 +220,7 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
 
 
 def verify_block(block, *, target, seed, dim, size, refine, verify_n, sem_tol, max_arrangements,
-                 definition="paper") -> list[dict]:
+                 definition="cell") -> list[dict]:
     """Verification of the designs of one block [(sample index, Design)] (runs on a Dask worker).
 
     Per design: ``{"raw": {"design", "paper", "converged"}}`` and, when refined, ``"refined"`` alike
@@ -287,8 +289,10 @@ def _load_done(out, target, settings) -> dict | None:
     if result.get("target") != target:
         raise InputError(f"{path} holds target {result.get('target')!r}, not {target!r}; use another --out")
     # results from before `mode` / `step_clip` / `definition` existed were guided with the paper's unclipped
-    # sampler and verified in the paper's cell
-    recorded = {"mode": "guided", "step_clip": None, "definition": "paper", **result["settings"]}
+    # sampler and verified in the paper's cell; before `fem` existed, "paper" named that cell (now "cell")
+    recorded = {"mode": "guided", "step_clip": None, "definition": "cell", **result["settings"]}
+    if "fem" not in result["settings"] and recorded["definition"] == "paper":
+        recorded["definition"] = "cell"
     diff = [k for k in RESUME_KEYS if recorded.get(k) != settings[k]]
     if diff:
         k = diff[0]

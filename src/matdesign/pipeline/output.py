@@ -143,7 +143,7 @@ def legend(result: DesignResult) -> list[tuple[str, str]]:
         ("particles", "expected particle count per design cell (a mean, hence fractional, e.g. 15.5); "
                       "each arrangement places a whole number"),
         (f"{symbol} {value}", f"mean over fresh random arrangements ± their standard deviation, in the "
-                              f"{result.settings.get('definition', 'paper')} definition"),
+                              f"{result.settings.get('definition', 'cell')} definition"),
         ("error", f"|{symbol} − {symbol}*| relative to the target" + (" (absolute for ν)" if result.prop == "nu" else " [%]")),
         ("raw error", "the sample's own pair before volume-fraction refinement (— for a pair closure proposed)"),
         (f"{symbol} cell", f"the same design in the paper's single walled cell {value}"),
@@ -174,7 +174,7 @@ def _csv_legend(result: DesignResult) -> str:
             ("density", "g/cm³", "composite density"),
             ("particle_count", "-", "expected particles per design cell (a mean, may be fractional)"),
             ("flags", "-", "validity rules broken"), ("source", "-", "sample or closure"),
-            ("definition", "-", "the definition of the value (composite, composite-fine, paper)"),
+            ("definition", "-", "the definition of the value (composite, composite-fine, cell, paper)"),
             ("sample", "-", "index of the guided sample"), ("refined", "-", "whether the volume fraction was refined")]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -270,7 +270,7 @@ def _csv(result: DesignResult) -> str:
     found, misses = shown(result, result.settings.get("top", 5))
     for rank, c in enumerate(found + misses, 1):
         d, v = c.final_design, c.final_verification
-        cell = c.cell.mean if c.cell is not None else (v.mean if v.definition == "paper" else math.nan)
+        cell = c.cell.mean if c.cell is not None else (v.mean if v.definition == "cell" else math.nan)
         writer.writerow({
             "rank": rank, "matrix": d.matrix.name, "particle": d.particle.name, "E_matrix": d.matrix.E,
             "nu_matrix": d.matrix.nu, "E_particle": d.particle.E, "nu_particle": d.particle.nu,
@@ -289,7 +289,7 @@ def print_result(result: DesignResult, top: int = 5, file=None) -> None:
     symbol, unit = _quantity(result)
     note = result.settings.get("refine_note")
     found, misses = shown(result, top)
-    print(f"\n{found_line(result, top)} ({result.dim}D, {result.settings.get('definition', 'paper')} "
+    print(f"\n{found_line(result, top)} ({result.dim}D, {result.settings.get('definition', 'cell')} "
           f"definition, refined={result.settings['refine']}, ranked by {result.settings['rank']}):\n", file=file)
     if note:
         print(f"note: {note}\n", file=file)

@@ -43,7 +43,7 @@ class Refinement:
 def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int, n: int = 10,
                            seed: int = 0, iterations: int = 6, rel_tol: float = 0.002,
                            vf_min: float | None = None, vf_max: float | None = None, fem_options: dict | None = None,
-                           prop: str = "K", definition: str = "paper", fresh_seed=None,
+                           prop: str = "K", definition: str = "cell", fresh_seed=None,
                            deadline: float | None = None) -> Refinement:
     """Search vf ∈ [vf_min, vf_max] (default: the training range, ``VOLUME_FRACTION_RANGE``) for
     X_θ(vf) = ``target`` [GPa],
