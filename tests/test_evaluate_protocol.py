@@ -269,3 +269,13 @@ def test_results_from_before_the_rename_resume_as_cell(tmp_path):
         evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "paper"})
     path.write_text(json.dumps({"target": 20.0, "settings": {**settings, "definition": "paper", "fem": "paper"}}))
     assert evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "paper"})["target"] == 20.0
+
+
+def test_a_paper_run_carries_the_cell_K():
+    """definition="paper" (the official release's K) verifies on the cell's arrangements and records K_cell beside."""
+    steel_alumina = _pair("AISI 1018 steel (cold drawn)", "Alumina 99.5% (AD-995)")
+    (r,) = evaluation.verify_block([(0, steel_alumina)], target=1.0, seed=0, dim=2, size=16, refine=False,
+                                   verify_n=3, sem_tol=0.01, max_arrangements=3, definition="paper")
+    paper, cell = r["raw"]["paper"], r["other"]
+    assert paper.definition == "paper" and cell.definition == "cell" and cell.n == 3
+    assert evaluation._sample_json(0, 0.0, r, 1.0, "paper")["K_cell"]["mean"] == cell.mean
