@@ -124,3 +124,15 @@ def test_physics_search_finds_verified_distinct_designs_without_a_model():
         again = verify(c.final_design, size=64, dim=2, n=6, rng=np.random.default_rng(99), definition="composite")
         assert again.mean == pytest.approx(120.0, rel=0.02)  # new arrangements agree within their noise
         assert not set(again.seeds) & set(c.final_verification.seeds)
+
+
+def test_an_exhausted_time_budget_stops_guidance_closure_and_the_misses_cell_values(capsys):
+    """With the budget spent before sampling starts: no guided step (the samples are unguided), no closure
+    candidate, the samples' raw verification still shown as misses, without paper-cell values."""
+    res = design(120.0, samples=2, steps=4, verify_n=2, time_limit=1e-6, progress=False)
+    assert res.settings["guided_steps"] == 0 and res.settings["steps"] == 4
+    assert res.found_candidates == [] and all(c.refinement is None for c in res.candidates)
+    assert len(res.candidates) == 2 and all(c.cell is None for c in res.candidates)
+    print_result(res, 5)
+    out = capsys.readouterr().out
+    assert "found 0 of 5" in out and "K cell" in out and "guidance stopped after 0 of 4 steps" in out

@@ -1,6 +1,8 @@
 """Guided sampling: objectives against direct computation, FD check of the guidance gradient,
 and guidance actually steering the sampler."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -143,6 +145,33 @@ def test_sampling_is_deterministic_under_a_seed():
     ]
     assert torch.equal(runs[0], runs[1])
 
+
+
+def test_guidance_time_budget_leaves_the_remaining_steps_unguided():
+    """guidance_seconds=0: no guided step, the very trajectory of unguided sampling; None: every step guided;
+    a budget that runs out mid-run: the guided steps are a prefix, then the FEM is no longer called."""
+    net, J = TinyNet(), TargetBulkModulus(100.0)
+
+    def run(**kwargs):
+        return guided_sample(net, _scheduler(), _norm(), J, shape=(2, 3, 8, 8), config=GuidanceConfig(steps=6, **kwargs),
+                             generator=torch.Generator().manual_seed(5), progress=False)
+
+    none, unguided, full = run(guidance_seconds=0.0), run(mode="unguided"), run()
+    assert torch.equal(none.x0, unguided.x0) and none.guided_steps == 0 and none.objective_history == []
+    assert full.guided_steps == 6 and len(full.objective_history) == 6 and not torch.equal(full.x0, none.x0)
+
+    calls = []
+
+    def slow_K(E, nu):  # each FEM call takes 0.5 s: a 0.8 s budget allows two guided steps
+        calls.append(time.sleep(0.5))
+        return bulk_modulus(E, nu, dim=2)
+
+    res = guided_sample(net, _scheduler(), _norm(), J, shape=(2, 3, 8, 8), solver=slow_K,
+                        config=GuidanceConfig(steps=6, guidance_seconds=0.8),
+                        generator=torch.Generator().manual_seed(5), progress=False)
+    assert res.guided_steps == len(calls) == 2 and len(res.objective_history) == 2
+    with pytest.raises(InputError, match="guidance_seconds"):
+        GuidanceConfig(guidance_seconds=-1.0)
 
 def test_project_variant_snaps_to_real_materials():
     table = MaterialTable.builtin()

@@ -14,6 +14,7 @@ their nearest real materials before the DDIM update.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class GuidanceConfig:
     to a root-mean-square of at most C·√(1−ᾱ_t), a trust region relative to the noise level. The
     paper's unclipped first steps reach RMS 2–3 in normalized units and collapse K for ~10 steps
     (docs/results.md, "Guidance step clip").
+    ``guidance_seconds`` (None: unbounded): wall time after which the remaining steps run unguided (UNet
+    only, no FEM), so that a run whose FEM is slow (3D, rubbery fields) keeps a time budget.
     """
 
     steps: int = 100
@@ -59,6 +62,7 @@ class GuidanceConfig:
     mode: str = "guided"
     fem_dtype: str = "float64"
     step_clip: float | None = None
+    guidance_seconds: float | None = None
 
     def __post_init__(self):
         if self.mode not in ("guided", "unguided", "project"):
@@ -71,16 +75,21 @@ class GuidanceConfig:
             raise InputError(f"grad_scale needs 3 values (E, nu, rho), got {self.grad_scale}")
         if self.step_clip is not None and not float(self.step_clip) > 0:
             raise InputError(f"step_clip must be a positive number (or None for no clip), got {self.step_clip}")
+        if self.guidance_seconds is not None and not float(self.guidance_seconds) >= 0:
+            raise InputError(f"guidance_seconds must be ≥ 0 (or None: unbounded), got {self.guidance_seconds}")
 
 
 @dataclass
 class SampleResult:
-    """Guided samples in normalized space (B, 3, *grid) and the per-step history of the mean objective."""
+    """Guided samples in normalized space (B, 3, *grid), the per-step history of the mean objective (one
+    entry per guided step) and ``guided_steps``: the steps that were guided (fewer than the steps when
+    ``GuidanceConfig.guidance_seconds`` ran out)."""
 
     x0: torch.Tensor
     objective_history: list[float] = field(default_factory=list)
     unet_seconds: float = 0.0
     fem_seconds: float = 0.0
+    guided_steps: int = 0
 
 
 def v_from_x0(x_t: torch.Tensor, x0: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
@@ -184,17 +193,20 @@ def guided_sample(
     x = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
     history: list[float] = []
     unet_s = fem_s = 0.0
+    guided_steps = 0
+    stop = math.inf if config.guidance_seconds is None else time.perf_counter() + float(config.guidance_seconds)
     bar = tqdm(scheduler.timesteps, desc=f"sampling ({config.mode})", disable=not progress, leave=False)
     for i, t in enumerate(bar):
         t_batch = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
         ab = alphas[int(t)]
         project_step = config.mode == "project" and i % 2 == 1
-        use_grad = guided and not project_step
+        use_grad = guided and not project_step and time.perf_counter() < stop
         tic = time.perf_counter()
         if use_grad:
             step = guidance_gradient(unet, x, t_batch, ab, normalization, objective, solver, fallback)
             v, x0, grad = step.v, step.x0, step.grad
             history.append(float(step.loss.mean()))
+            guided_steps += 1
             fem_s += step.fem_seconds
             unet_s += time.perf_counter() - tic - step.fem_seconds
             bar.set_postfix(J=f"{history[-1]:.4g}")
@@ -212,4 +224,5 @@ def guided_sample(
             if config.step_clip is not None:
                 step_x = clip_step(step_x, float(config.step_clip) * float(1.0 - ab) ** 0.5)
             x = x - step_x
-    return SampleResult(x0=x.detach().clamp(-1.0, 1.0), objective_history=history, unet_seconds=unet_s, fem_seconds=fem_s)
+    return SampleResult(x0=x.detach().clamp(-1.0, 1.0), objective_history=history, unet_seconds=unet_s,
+                        fem_seconds=fem_s, guided_steps=guided_steps)

@@ -112,7 +112,8 @@ def summary_rows(result: DesignResult, n: int, candidates: list[Candidate] | Non
             value_col: f"{_fmt(v.mean, '.4g')} ± {_fmt(v.std, '.2g')}",
             "error": _error_text(result, result.error(c)),
             "raw error": _error_text(result, result.error(c, refined=False)) if c.source == "sample" else "—",
-            **({f"{symbol} cell": _fmt(c.cell.mean, '.4g')} if c.cell is not None else {}),
+            **({f"{symbol} cell": _fmt(c.cell.mean, '.4g') if c.cell is not None else "—"}
+               if result.settings.get("definition") != "cell" else {}),
             f"P(±{tol:g})" if result.prop == "nu" else f"P(±{100 * tol:g} %)": _fmt(c.p_within, ".2f"),
             "ρ [g/cm³]": _fmt(density(d), ".3g"),
             "status": _status(result, c),
@@ -293,6 +294,10 @@ def print_result(result: DesignResult, top: int = 5, file=None) -> None:
           f"definition, refined={result.settings['refine']}, ranked by {result.settings['rank']}):\n", file=file)
     if note:
         print(f"note: {note}\n", file=file)
+    guided, steps = result.settings.get("guided_steps"), result.settings.get("steps")
+    if guided is not None and steps and guided < steps:
+        print(f"note: guidance stopped after {guided} of {steps} steps (half the time budget, --time-limit); "
+              "the remaining steps ran unguided\n", file=file)
     if found:
         print(format_table([_drop_status(r) for r in summary_rows(result, top, found)]), file=file)
     if misses:
