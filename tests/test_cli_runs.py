@@ -311,7 +311,7 @@ def test_train_killed_then_resumed_is_bit_identical(tmp_path):
 @pytest.mark.slow
 def test_design_killed_leaves_no_out_and_a_rerun_matches(tmp_path):
     args = ["design", "--target-K", "120", "--search", "physics", "--top", "1", "--verify-n", "2",
-            "--time-limit", "600", "--definition", "paper"]
+            "--time-limit", "600", "--definition", "cell"]
     first = _cli([*args, "--out", str(tmp_path / "a")])
     assert first.wait(timeout=600) == 0, first.stderr.read()
     assert folder_status(tmp_path / "a") == "complete"
