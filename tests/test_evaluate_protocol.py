@@ -209,7 +209,7 @@ def test_unguided_mode_ignores_the_target_and_is_a_resume_key(evaluated, tiny_mo
         run_evaluation(TARGETS, model=tiny_model, out=tmp_path, **{**KW, "max_arrangements": 4})
     assert main(["evaluate", "--model", str(tiny_model), "--targets", "40", "--mode", "sideways",
                  "--out", str(tmp_path / "x")]) == 2
-    assert "mode='sideways'" in capsys.readouterr().err
+    assert "--mode 'sideways'" in capsys.readouterr().err  # the option as typed
 
 
 def _pair(matrix, particle, vf=0.4) -> Design:
