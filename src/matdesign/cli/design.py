@@ -46,7 +46,7 @@ def design_command(
     top: int = typer.Option(5, "--top", help="How many distinct designs within the tolerance to find and show."),
     closure: bool = typer.Option(True, "--closure/--no-closure", help="Design closure (K): also try material pairs near each sample's phases and from the whole table, screened by a mean-field estimate, refined and verified on fresh arrangements, until --top designs are found or --time-limit passes. --no-closure refines each sample's own pair only (the behaviour before 2026-12-07)."),
     search: str = typer.Option("both", "--search", help="Where closure takes pairs from: both (the samples' neighbourhoods, then the whole table; default), model or physics (the table alone, no sampling)."),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Wall-time budget in seconds (default 110 in 2D, 480 in 3D); closure starts no new candidate or refinement step after it."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Wall-time budget in seconds (default 110 in 2D, 480 in 3D): guidance stops after half of it (the remaining steps run unguided), closure starts no new candidate or refinement step after it."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped model)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
