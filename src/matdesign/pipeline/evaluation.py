@@ -13,8 +13,8 @@ arrangements, so the selection of the refinement does not bias its own score). S
 :func:`matdesign.pipeline.design.design`: with the same settings the raw designs and their paper-protocol
 K_θ are the ones ``matdesign design`` reports. Verification runs on Dask workers
 (:func:`matdesign.data.map_blocks`). Each target's result is written atomically to
-``OUT/targets/K<K*>.json`` (fields in ``.npz``) as soon as it is done; a rerun with the same settings
-skips those targets.
+``OUT/targets/K<K*>.json`` (fields in ``.npz``, their SHA-256 in the JSON) as soon as it is done; a rerun
+with the same settings skips those targets, and names and recomputes a damaged one (JSON or npz).
 
 ``definition`` (:mod:`matdesign.evaluate.definition`): what K_θ is — "cell" (default: the paper's walled
 cell with affine boundary conditions, in which the documented tables are stated; called "paper" in results
@@ -29,6 +29,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from tqdm.auto import tqdm
 
 from matdesign.atomic import atomic_path, write_text_atomic
 from matdesign.backproject import backproject_batch
-from matdesign.errors import InputError
+from matdesign.errors import InputError, InputNote
 from matdesign.evaluate import MetricsTable, Record, metrics, sample_K, verify
 from matdesign.evaluate.definition import get_definition
 from matdesign.materials import MaterialTable
@@ -213,8 +214,10 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
         "metrics": {key: protocol_metrics(recs, target, table) for key, recs in records.items()},
         "samples": [_sample_json(i, float(K_s[i]), c, target, settings["definition"]) for i, c in enumerate(checked)],
     }
+    fields = fields.astype(np.float32)
+    result["arrays_sha256"] = arrays_sha256(fields, K_s)  # what a resume checks the npz against
     with atomic_path(target_path(out, target, ".npz"), suffix=".npz") as tmp:
-        np.savez_compressed(tmp, fields=fields.astype(np.float32), K_s=K_s)
+        np.savez_compressed(tmp, fields=fields, K_s=K_s)
     write_text_atomic(target_path(out, target, ".json"), json.dumps(_clean(result), indent=1) + "\n")
     return _clean(result)
 
@@ -277,15 +280,55 @@ def load_target_fields(out, target: float) -> np.ndarray:
         return f["fields"]
 
 
+def arrays_sha256(fields: np.ndarray, K_s: np.ndarray) -> str:
+    """SHA-256 of a target's stored arrays (their bytes, not the npz file's: zip headers carry a time)."""
+    h = hashlib.sha256()
+    for a in (fields, K_s):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _npz_damage(path: Path, result: dict) -> str | None:
+    """Why the npz of a stored target result is unusable, or None: it must open, hold ``fields`` and
+    ``K_s`` with one row per sample, and match the ``arrays_sha256`` its JSON recorded (when it did)."""
+    try:
+        with np.load(path) as f:
+            fields, K_s = f["fields"], f["K_s"]
+    except Exception as err:  # noqa: BLE001 — a damaged zip raises BadZipFile, EOFError, ValueError, KeyError, zlib.error …
+        return f"cannot be read: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
+    n = result["settings"].get("samples")
+    if fields.ndim < 3 or len(fields) != n or len(K_s) != n:
+        return f"holds {len(fields)} fields and {len(K_s)} K_s values, the run has {n} samples"
+    recorded = result.get("arrays_sha256")
+    if recorded is not None and recorded != arrays_sha256(fields, K_s):
+        return f"its arrays differ from those recorded in {path.with_suffix('.json').name}"
+    return None
+
+
+def _damaged(path: Path, why: str, target: float) -> None:
+    """Say (an :class:`InputNote`) that a stored result is damaged and will be recomputed; return None."""
+    warnings.warn(f"{path} is damaged ({why}); recomputing target K* = {target:g} GPa", InputNote, stacklevel=3)
+
+
 def _load_done(out, target, settings) -> dict | None:
-    """The stored result of ``target`` if present; InputError if it was made with other settings."""
-    path = target_path(out, target, ".json")
-    if not (path.exists() and target_path(out, target, ".npz").exists()):
+    """The stored result of ``target`` if present and intact; InputError if it was made with other settings.
+
+    A damaged result (JSON that does not parse or lacks its fields, an npz that does not open or does not
+    match the arrays its JSON recorded) is named in an :class:`InputNote` and recomputed (None): the same
+    settings and seed give the same result.
+    """
+    path, npz = target_path(out, target, ".json"), target_path(out, target, ".npz")
+    if not (path.exists() and npz.exists()):
         return None
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not a readable result ({err}); delete it to recompute") from err
+        if not isinstance(result, dict) or not isinstance(result.get("settings"), dict):
+            raise ValueError("not a target result")
+        missing = [k for k in ("target", "metrics", "samples") if k not in result]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)}")
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return _damaged(path, f"not a readable result: {_one_line(err)}", target)
     if result.get("target") != target:
         raise InputError(f"{path} holds target {result.get('target')!r}, not {target!r}; use another --out")
     # results from before `mode` / `step_clip` / `definition` existed were guided with the paper's unclipped
@@ -297,8 +340,16 @@ def _load_done(out, target, settings) -> dict | None:
     if diff:
         k = diff[0]
         raise InputError(f"{path} was made with {k}={recorded.get(k)!r}, this run has {settings[k]!r}; "
-                         "use another --out or delete it")
+                         "use another --out, --overwrite, or delete it")
+    why = _npz_damage(npz, result)
+    if why is not None:
+        return _damaged(npz, why, target)
     return result
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
 
 
 def _design_json(design) -> dict:
