@@ -1,4 +1,4 @@
-"""FEM-guided sampling (DPS) with objectives on effective properties."""
+"""FEM-guided sampling (our DPS step or the official release's TFG step) with objectives on effective properties."""
 
 from matdesign.guidance.objectives import (
     DensityBound,
@@ -6,12 +6,13 @@ from matdesign.guidance.objectives import (
     EffectiveProperties,
     Objective,
     TargetBulkModulus,
+    TargetPaperBulkModulus,
     TargetPoissonRatio,
     TargetShearModulus,
     TargetYoungsModulus,
     WeightedSum,
 )
-from matdesign.guidance.sampler import GuidanceConfig, SampleResult, guided_sample
+from matdesign.guidance.sampler import SAMPLERS, GuidanceConfig, SampleResult, guided_sample, sampler_config
 
 __all__ = [
     "DensityBound",
@@ -20,10 +21,13 @@ __all__ = [
     "GuidanceConfig",
     "Objective",
     "SampleResult",
+    "SAMPLERS",
     "TargetBulkModulus",
+    "TargetPaperBulkModulus",
     "TargetPoissonRatio",
     "TargetShearModulus",
     "TargetYoungsModulus",
     "WeightedSum",
     "guided_sample",
+    "sampler_config",
 ]

@@ -1,12 +1,20 @@
-"""FEM-guided DDIM sampling (loss-guided DPS, the paper's section 3.2 and eq. 1).
+"""FEM-guided DDIM sampling: our loss-guided DPS step (the paper's section 3.2 and eq. 1) or the official
+release's Training-Free Guidance step, in one sampling loop.
 
 At each DDIM step i with timestep t:
 
 1. v = UNet(x_t, t); x̂₀ = √ᾱ_t·x_t − √(1−ᾱ_t)·v, clipped to [−1, 1];
 2. the objective J is evaluated on the denormalized fields of x̂₀ through the differentiable FEM
    and backpropagated through the UNet to g = ∇_{x_t} J;
-3. x_{i−1} = DDIM(x_t, v) − ρ_D · s ⊙ g, with per-channel gradient scales s (E, ν, ρ); optionally
-   (beyond the paper) each sample's step is shrunk to an RMS of at most C·√(1−ᾱ_t) (``step_clip``).
+3. ``guidance="dps"`` (ours): x_{i−1} = DDIM(x_t, v) − ρ_D · s ⊙ g, with per-channel gradient scales s
+   (E, ν, ρ); optionally (beyond the paper) each sample's step is shrunk to an RMS of at most
+   C·√(1−ᾱ_t) (``step_clip``; without it: "dps-unclipped", what this package called "the paper's
+   sampler" before the release was published);
+   ``guidance="tfg"`` (the official release's sampling command: Training-Free Guidance, arXiv 2409.15761,
+   ``tfg_rho=1, grad_max_mag=2.5, --clip_pred_x0``): g is scaled down per sample to an L2 norm of at
+   most ``grad_max_mag`` (over all channels and voxels), multiplied by −ρ_D and added to the DDPM
+   posterior sample (DDIM with η = 1 and ε re-derived from the clipped x̂₀); no per-channel scales, no
+   guidance at the last step, no x̂₀ (μ) term and one recurrence (the release's defaults).
 
 The "project" variant alternates guidance steps with steps that replace x̂₀'s voxel values by
 their nearest real materials before the DDIM update.
@@ -36,6 +44,22 @@ fields needs 3× fewer PCG iterations (docs/physics.md, "Precision of the guidan
 2D solver ignores it. Verification and every reported value solve to 1e-10."""
 
 
+GUIDANCE_METHODS = ("dps", "tfg")
+"""The guidance steps of :class:`GuidanceConfig`: "dps" (ours) and "tfg" (the official release's)."""
+
+TFG_GRAD_MAX_MAG = 2.5
+"""The release's documented ``grad_max_mag``: per-sample L2 bound of ∇_{x_t} J in normalized units."""
+
+SAMPLERS = {
+    "dps": "ours: DPS step ρ_D·s⊙∇J with the trust region step_clip C·√(1−ᾱ_t) (default C = 0.01)",
+    "dps-unclipped": "the DPS step without a trust region (step_clip inf; called 'the paper's sampler' "
+                     "here before the official release was published; its first steps collapse K)",
+    "tfg": "the official release's sampling command: Training-Free Guidance, the gradient clipped per sample "
+           "to an L2 norm of 2.5, ρ = 1, x̂₀ clipped, DDPM posterior (DDIM η = 1, ε from the clipped x̂₀)",
+}
+"""Named samplers of ``matdesign evaluate --sampler`` (and :func:`sampler_config`)."""
+
+
 @dataclass
 class GuidanceConfig:
     """Guided-sampling settings; the defaults are the paper's (ρ_D = 1, scales 0.5 for E and 0.02 for ν).
@@ -53,6 +77,10 @@ class GuidanceConfig:
     (docs/results.md, "Guidance step clip").
     ``guidance_seconds`` (None: unbounded): wall time after which the remaining steps run unguided (UNet
     only, no FEM), so that a run whose FEM is slow (3D, rubbery fields) keeps a time budget.
+    ``guidance``: the guidance step, "dps" (ours, above; ``step_clip`` None is the unclipped DPS step) or
+    "tfg" (the official release's: ``grad_max_mag`` and ``rho_D`` as its ``grad_max_mag`` and
+    ``tfg_rho``; ``grad_scale`` and ``step_clip`` do not apply; see :data:`SAMPLERS` and
+    docs/official_release.md).
     """
 
     steps: int = 100
@@ -63,8 +91,20 @@ class GuidanceConfig:
     fem_dtype: str = "float64"
     step_clip: float | None = None
     guidance_seconds: float | None = None
+    guidance: str = "dps"
+    grad_max_mag: float = TFG_GRAD_MAX_MAG
 
     def __post_init__(self):
+        if self.guidance not in GUIDANCE_METHODS:
+            raise InputError(f"guidance must be one of {', '.join(GUIDANCE_METHODS)}, got {self.guidance!r}")
+        if not (math.isfinite(float(self.rho_D)) and float(self.rho_D) >= 0):
+            raise InputError(f"rho_D must be a finite number ≥ 0, got {self.rho_D}")
+        if self.guidance == "tfg":
+            if not float(self.grad_max_mag) > 0:
+                raise InputError(f"grad_max_mag must be a positive number (inf: no clip), got {self.grad_max_mag}")
+            if self.step_clip is not None:
+                raise InputError("step_clip belongs to the dps guidance; tfg clips the gradient's L2 norm "
+                                 "(grad_max_mag)")
         if self.mode not in ("guided", "unguided", "project"):
             raise InputError(f"guidance mode must be guided, unguided or project, got {self.mode!r}")
         if self.fem_dtype not in FEM_DTYPES:
@@ -106,6 +146,38 @@ class GuidanceStep:
     loss: torch.Tensor
     grad: torch.Tensor
     fem_seconds: float
+
+
+def clip_norm(grad: torch.Tensor, max_norm: float) -> torch.Tensor:
+    """``grad`` (B, C, *grid) with each sample scaled down to an L2 norm (over all its entries) of at most
+    ``max_norm`` (the release's ``grad_max_mag`` clip; inf: unchanged)."""
+    norm = grad.flatten(1).norm(dim=1)
+    factor = torch.clamp(max_norm / norm.clamp_min(torch.finfo(grad.dtype).tiny), max=1.0)
+    return grad * factor.view(-1, *([1] * (grad.dim() - 1)))
+
+
+def tfg_step(grad: torch.Tensor, config: GuidanceConfig) -> torch.Tensor:
+    """The release's TFG guidance step for ∇_{x_t} J: ρ_D·clip_norm(∇J, grad_max_mag); it is subtracted
+    from the posterior sample, so each sample moves by at most grad_max_mag·ρ_D (L2)."""
+    return float(config.rho_D) * clip_norm(grad, float(config.grad_max_mag))
+
+
+def dps_step(grad: torch.Tensor, config: GuidanceConfig, scale: torch.Tensor, alpha_bar) -> torch.Tensor:
+    """Our DPS guidance step ρ_D·s⊙∇J, each sample's RMS at most step_clip·√(1−ᾱ_t) when step_clip is set."""
+    step = config.rho_D * scale * grad
+    if config.step_clip is not None:
+        step = clip_step(step, float(config.step_clip) * float(1.0 - alpha_bar) ** 0.5)
+    return step
+
+
+def sampler_config(sampler: str, step_clip: float | None = None, **kwargs) -> GuidanceConfig:
+    """The :class:`GuidanceConfig` of a named sampler (:data:`SAMPLERS`): "dps" with ``step_clip`` (None:
+    off), "dps-unclipped" (``step_clip`` must be None) or "tfg"; ``kwargs`` go to the config."""
+    if sampler not in SAMPLERS:
+        raise InputError(f"sampler={sampler!r}: must be one of {', '.join(SAMPLERS)}")
+    if sampler != "dps" and step_clip is not None:
+        raise InputError(f"sampler {sampler!r} takes no step clip (got step_clip={step_clip!r})")
+    return GuidanceConfig(guidance="tfg" if sampler == "tfg" else "dps", step_clip=step_clip, **kwargs)
 
 
 def clip_step(step: torch.Tensor, max_rms: float) -> torch.Tensor:
@@ -195,12 +267,18 @@ def guided_sample(
     unet_s = fem_s = 0.0
     guided_steps = 0
     stop = math.inf if config.guidance_seconds is None else time.perf_counter() + float(config.guidance_seconds)
-    bar = tqdm(scheduler.timesteps, desc=f"sampling ({config.mode})", disable=not progress, leave=False)
+    bar = tqdm(scheduler.timesteps, desc=f"sampling ({config.mode}, {config.guidance})", disable=not progress,
+               leave=False)
+    tfg = config.guidance == "tfg"
+    if tfg and float(config.rho_D) == 0.0:
+        guided = False  # as in the release: ρ = 0 computes no gradient (and samples like unguided tfg)
+    last = len(scheduler.timesteps) - 1
     for i, t in enumerate(bar):
         t_batch = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
         ab = alphas[int(t)]
         project_step = config.mode == "project" and i % 2 == 1
-        use_grad = guided and not project_step and time.perf_counter() < stop
+        # the release guides every step but the last (at the last, x_{i-1} = x̂₀ and a step would be a shift)
+        use_grad = guided and not project_step and not (tfg and i == last) and time.perf_counter() < stop
         tic = time.perf_counter()
         if use_grad:
             step = guidance_gradient(unet, x, t_batch, ab, normalization, objective, solver, fallback)
@@ -218,11 +296,10 @@ def guided_sample(
             unet_s += time.perf_counter() - tic
         if project_step:
             v = v_from_x0(x, project_to_materials(x0, materials, normalization), ab)
-        x = scheduler.step(v, t, x, eta=config.eta, generator=generator).prev_sample
+        # tfg: ε from the clipped x̂₀, so that DDIM with η = 1 is the release's DDPM posterior step exactly
+        x = scheduler.step(v, t, x, eta=config.eta, generator=generator,
+                           **({"use_clipped_model_output": True} if tfg else {})).prev_sample
         if grad is not None:
-            step_x = config.rho_D * scale * grad
-            if config.step_clip is not None:
-                step_x = clip_step(step_x, float(config.step_clip) * float(1.0 - ab) ** 0.5)
-            x = x - step_x
+            x = x - (tfg_step(grad, config) if tfg else dps_step(grad, config, scale, ab))
     return SampleResult(x0=x.detach().clamp(-1.0, 1.0), objective_history=history, unet_seconds=unet_s,
                         fem_seconds=fem_s, guided_steps=guided_steps)
