@@ -34,7 +34,9 @@ def evaluate_command(
     workers: Optional[int] = typer.Option(None, "--workers", help="Local Dask worker processes (default: one per core; 0: in-process)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:port) of a cluster. Dask unpickles what the scheduler sends: connect only to a cluster you trust (docs/cli.md)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda (guided sampling)."),
-    out: Path = typer.Option(Path("evaluate-out"), "--out", help="Output folder (a rerun resumes it; manifest.json, written last, says whether it is complete)."),
+    out: Path = typer.Option(Path("evaluate-out"), "--out", help="Output folder (manifest.json, written last, says whether it is complete; an earlier run there needs --resume or --overwrite)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out with the same settings: finished targets are kept, damaged ones named and recomputed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluate run in --out."),
 ) -> None:
     """Guided sampling, backprojection and verification (paper and converged protocols) for each target;
     writes Table-1-style tables, summary.md, evaluation.json and figures into --out."""
@@ -54,6 +56,8 @@ def evaluate_command(
     checks.integer("--max-arrangements", max_arrangements, 1, 100_000)
     if workers is not None and scheduler is not None:
         raise InputError("pass either --workers or --scheduler, not both")
+    if resume and overwrite:
+        raise InputError("--resume and --overwrite exclude each other; pass one")
     checks.workers(workers)
     checks.scheduler(scheduler)
     checks.seed(seed)
@@ -61,7 +65,8 @@ def evaluate_command(
     model = paths.model(model, dim)
     check_sampling(model, f"{dim}d", samples, steps)
     paths.output_folder("--out", out)
-    with in_place(out, kind="evaluate", command=invocation(), legacy=("targets", "evaluation.json")):
+    with in_place(out, kind="evaluate", command=invocation(), legacy=("targets", "evaluation.json"), resume=resume,
+                  overwrite=overwrite):
         from matdesign.pipeline.evaluation import comparison_markdown, resolve_targets, run_evaluation
 
         chosen, skipped = resolve_targets(targets, dim, data=data)

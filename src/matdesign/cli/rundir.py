@@ -7,7 +7,8 @@
   earlier run is replaced only with ``--overwrite``. Partial folders of killed runs are removed by the
   next run.
 * :func:`in_place` (evaluate, train: resumable) marks the folder ``"status": "incomplete"`` in
-  ``manifest.json`` while it runs and writes the complete manifest last.
+  ``manifest.json`` while it runs and writes the complete manifest last; an earlier run is continued only
+  with ``--resume`` and replaced only with ``--overwrite`` (evaluate).
 
 A manifest lists every file with its size and SHA-256; :func:`folder_status` says whether a folder is
 a complete run whose files match it.
@@ -119,13 +120,48 @@ def staged(out: Path, *, kind: str, command: str, overwrite: bool = False,
             shutil.rmtree(partial, ignore_errors=True)
 
 
+def _check_in_place(out: Path, kind: str, legacy: tuple[str, ...], resume: bool | None, overwrite: bool,
+                    option: str) -> bool:
+    """Judge ``out`` for a resumable run; True when it holds an earlier run of ``kind``."""
+    if not out.is_dir() or not any(out.iterdir()):
+        if resume:
+            raise InputError(f"--resume: {option} {out} holds no {kind} run to continue; drop --resume")
+        return False
+    if not _is_ours(out, kind, legacy):
+        raise InputError(f"{option} {out}: is not empty and holds no matdesign {kind} run; choose another folder")
+    if resume is False and not overwrite:
+        raise InputError(f"{option} {out}: holds an earlier {kind} run ({folder_status(out)}); pass --resume to "
+                         "continue it, --overwrite to replace it, or choose another folder")
+    return True
+
+
+def _remove_run(out: Path) -> None:
+    """Remove the run folder ``out`` (moved aside first, so a kill never leaves half of it as ``out``)."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    os.rename(out, old)
+    shutil.rmtree(old)
+
+
 @contextlib.contextmanager
-def in_place(out: Path, *, kind: str, command: str, legacy: tuple[str, ...], option: str = "--out") -> Iterator[Path]:
-    """Lock ``out`` (a resumable run's folder), mark it incomplete, yield it; the complete manifest comes last."""
+def in_place(out: Path, *, kind: str, command: str, legacy: tuple[str, ...], option: str = "--out",
+             resume: bool | None = None, overwrite: bool = False) -> Iterator[Path]:
+    """Lock ``out`` (a resumable run's folder), mark it incomplete, yield it; the complete manifest comes last.
+
+    ``resume``: None continues an earlier run of ``kind`` in ``out`` (the caller judged it); False refuses
+    one unless ``overwrite``; True requires one. ``overwrite`` removes an earlier run of ``kind`` first (never
+    a folder that holds something else). Folders of killed overwrites (``.NAME.old-PID``) are removed.
+    """
     out = Path(out).absolute()
+    if resume and overwrite:
+        raise InputError("--resume and --overwrite exclude each other; pass one")
+    if not out.exists():  # answer before creating the lock's folder (an existing folder is judged under the lock)
+        _check_in_place(out, kind, legacy, resume, overwrite, option)
     with locked(out, option):
-        if out.is_dir() and any(out.iterdir()) and not _is_ours(out, kind, legacy):
-            raise InputError(f"{option} {out}: is not empty and holds no matdesign {kind} run; choose another folder")
+        earlier = _check_in_place(out, kind, legacy, resume, overwrite, option)
+        for p in out.parent.glob(f".{out.name}.old-*"):
+            shutil.rmtree(p, ignore_errors=True)
+        if earlier and overwrite:
+            _remove_run(out)
         fresh = not out.is_dir() or not any(out.iterdir())
         out.mkdir(parents=True, exist_ok=True)
         write_manifest(out, kind, command, status="incomplete")
