@@ -188,3 +188,38 @@ def test_named_samplers_and_bad_settings():
         GuidanceConfig(guidance="tfg", step_clip=0.01)
     with pytest.raises(InputError, match="rho_D"):
         GuidanceConfig(rho_D=-1.0)
+
+
+def test_evaluation_runs_the_release_sampler_guided_on_the_release_K_and_records_it(tiny_model, tmp_path):
+    """`matdesign evaluate --sampler tfg --guide paper --definition paper`: the paper's Table 1 setting."""
+    from matdesign.pipeline import evaluation
+
+    kw = dict(samples=2, steps=3, seed=0, verify_n=3, max_arrangements=3, refine=False, workers=0, progress=False)
+    ev = evaluation.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="tfg", guide="paper",
+                                   definition="paper", **kw)
+    s = ev.settings
+    assert (s["sampler"], s["step_clip"], s["grad_max_mag"], s["guide"], s["definition"]) == (
+        "tfg", None, 2.5, "paper", "paper")
+    (r,) = ev.results
+    assert r["guided_steps"] == 2 and r["seconds_sampling_fem"] > 0  # 3 steps, the last one unguided
+    assert "sampler tfg (grad_max_mag 2.5) guided on the paper K" in (tmp_path / "summary.md").read_text()
+    with pytest.raises(InputError, match="sampler='tfg', this run has 'dps-unclipped'"):  # a resume key
+        evaluation.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="dps-unclipped", guide="paper",
+                                  definition="paper", **kw)
+    with pytest.raises(InputError, match="guide='paper', this run has 'cell'"):
+        evaluation.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="tfg", definition="paper", **kw)
+
+
+def test_resolve_sampler_names_the_unclipped_dps_step():
+    from matdesign.pipeline.evaluation import resolve_sampler
+
+    assert resolve_sampler("dps", None) == ("dps", 0.01, None)
+    assert resolve_sampler("dps", float("inf")) == ("dps-unclipped", None, None)  # --step-clip inf, as before
+    assert resolve_sampler("dps-unclipped", None) == ("dps-unclipped", None, None)
+    assert resolve_sampler("dps-unclipped", float("inf")) == ("dps-unclipped", None, None)
+    assert resolve_sampler("tfg", None) == ("tfg", None, 2.5)
+    assert resolve_sampler("tfg", None, 1.0) == ("tfg", None, 1.0)
+    with pytest.raises(InputError, match="only the dps sampler"):
+        resolve_sampler("tfg", 0.01)
+    with pytest.raises(InputError, match="sampler"):
+        resolve_sampler("paper", None)

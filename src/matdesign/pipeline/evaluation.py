@@ -21,6 +21,12 @@ cell with affine boundary conditions, in which the documented tables are stated;
 written before 2026-12-07), "paper" (the official release's uniaxial quantity, in which the paper's Table 1
 numbers are) or "composite" (the bulk composite: periodic RVEs). Every final design also carries the other definition's
 K on ``verify_n`` arrangements (``K_composite`` or ``K_cell``).
+
+``sampler`` (:data:`matdesign.guidance.SAMPLERS`): "dps" (ours, with the step clip), "dps-unclipped" (the DPS
+step without it; what "the paper's sampler" meant here before the official release) or "tfg" (the official
+release's sampling command); ``guide``: the K the guidance objective measures on the sampled field, "cell"
+(our affine-cell K, default) or "paper" (the release's K, :class:`~matdesign.guidance.TargetPaperBulkModulus`),
+so that a run in ``definition="paper"`` can guide on the quantity it is scored in (docs/official_release.md).
 """
 
 from __future__ import annotations
@@ -41,9 +47,12 @@ from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError, InputNote
 from matdesign.evaluate import MetricsTable, Record, metrics, sample_K, verify
 from matdesign.evaluate.definition import get_definition
+from matdesign.guidance import SAMPLERS, sampler_config
+from matdesign.guidance.objectives import GUIDE_DEFINITIONS
+from matdesign.guidance.sampler import TFG_GRAD_MAX_MAG
 from matdesign.materials import MaterialTable
 from matdesign.pipeline.design import (check_target, default_model_path, guided_fields, load_model,
-                                       reachable_range, resolve_step_clip)
+                                       reachable_range, resolve_step_clip, sample_with_model)
 from matdesign.pipeline.refine import refine_volume_fraction
 
 #: The paper's five evaluation targets K* [GPa] (Table 1; its own 2D K convention, see docs/physics.md).
@@ -51,8 +60,8 @@ PAPER_TARGETS = {2: (4.8, 86.6, 168.5, 250.4, 332.2), 3: (0.9, 83.3, 165.6, 248.
 STAGES = ("raw", "refined")
 PROTOCOLS = ("paper", "converged")
 #: Settings that must match for a stored target result to be reused.
-RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "step_clip", "definition", "refine", "verify_n",
-               "sem_tol", "max_arrangements", "model_sha256", "material_sha256")
+RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "step_clip", "sampler", "grad_max_mag", "guide",
+               "definition", "refine", "verify_n", "sem_tol", "max_arrangements", "model_sha256", "material_sha256")
 #: The run's definition → (the other definition, the key of its value in each sample's record).
 OTHER = {"cell": ("composite", "K_composite"), "composite": ("cell", "K_cell"), "paper": ("cell", "K_cell")}
 
@@ -116,6 +125,7 @@ def resolve_targets(spec: str, dim: int, *, data=None, table: MaterialTable | No
 
 def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, steps: int = 100, seed: int = 0,
                    objective: str = "absolute", mode: str = "guided", step_clip: float | None = None,
+                   sampler: str = "dps", grad_max_mag: float = TFG_GRAD_MAX_MAG, guide: str = "cell",
                    definition: str = "cell", refine: bool = True, verify_n: int = 10,
                    sem_tol: float = 0.0025, max_arrangements: int = 200,
                    out="evaluate-out", workers: int | None = None, scheduler: str | None = None,
@@ -125,7 +135,10 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
     ``samples`` guided samples with ``steps`` DDIM steps per target, guided by ``objective`` ("absolute":
     the paper's J₁, or "relative", as in :func:`matdesign.design`); ``mode`` "guided", "unguided" or
     "project" (the paper's Table 3 variants); ``step_clip`` the guidance trust region as in
-    :func:`matdesign.design` (None: the default, 0.01; inf: the paper's unclipped step); ``definition`` the K of
+    :func:`matdesign.design` (None: the default, 0.01; inf: the unclipped DPS step, "dps-unclipped");
+    ``sampler`` "dps" (ours; ``step_clip`` applies), "dps-unclipped" or "tfg" (the official release's sampler,
+    its gradient clip ``grad_max_mag``); ``guide`` the K that J measures on the sample, "cell" or "paper" (the
+    release's); ``definition`` the K of
     every verification and refinement, "cell" (default), "paper" or "composite"; ``verify_n``
     arrangements in the paper's protocol (and of the other definition's K of each final design); ``sem_tol`` (relative standard error) and ``max_arrangements`` for the converged
     one; ``workers``/``scheduler`` as in :func:`matdesign.data.map_blocks` (default: a local cluster).
@@ -147,9 +160,11 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
         raise InputError(f"objective={objective!r}: must be 'absolute' or 'relative'")
     if mode not in ("guided", "unguided", "project"):
         raise InputError(f"mode={mode!r}: must be guided, unguided or project")
-    step_clip = resolve_step_clip(step_clip)
+    sampler, step_clip, grad_max_mag = resolve_sampler(sampler, step_clip, grad_max_mag)
+    if guide not in GUIDE_DEFINITIONS:
+        raise InputError(f"guide={guide!r}: must be one of {', '.join(GUIDE_DEFINITIONS)}")
     settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), objective=objective, mode=mode,
-                    step_clip=step_clip, definition=definition, fem=get_definition(definition).fem,
+                    sampler=sampler, step_clip=step_clip, grad_max_mag=grad_max_mag, guide=guide, definition=definition, fem=get_definition(definition).fem,
                     refine=bool(refine),
                     verify_n=int(verify_n), sem_tol=float(sem_tol), max_arrangements=int(max_arrangements),
                     model=str(model_path), model_step=net.step, model_weights=net.info.get("weights", ""),
@@ -172,6 +187,42 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
     return result
 
 
+def resolve_sampler(sampler: str, step_clip: float | None, grad_max_mag: float = TFG_GRAD_MAX_MAG):
+    """``(sampler, step_clip, grad_max_mag)`` of a run as recorded: "dps" with ``step_clip`` resolved
+    (:func:`resolve_step_clip`; inf → "dps-unclipped"), "dps-unclipped" (``step_clip`` None or inf), "tfg"
+    (no step clip; ``grad_max_mag`` > 0). ``grad_max_mag`` is None unless "tfg"."""
+    if sampler not in SAMPLERS:
+        raise InputError(f"sampler={sampler!r}: must be one of {', '.join(SAMPLERS)}")
+    if sampler == "dps":
+        step_clip = resolve_step_clip(step_clip)
+        return ("dps" if step_clip is not None else "dps-unclipped"), step_clip, None
+    if step_clip is not None and not (sampler == "dps-unclipped" and math.isinf(float(step_clip))):
+        raise InputError(f"step_clip={step_clip!r}: only the dps sampler has a step clip (sampler {sampler!r})")
+    if sampler == "dps-unclipped":
+        return sampler, None, None
+    if not float(grad_max_mag) > 0:
+        raise InputError(f"grad_max_mag={grad_max_mag!r}: must be a positive number (inf: no clip)")
+    return sampler, None, float(grad_max_mag)
+
+
+def guided_sample_fields(net, target: float, settings: dict, progress: bool = True):
+    """Guided samples of one target with a run's sampler settings: (fields (samples, 3, *grid) float64
+    numpy in physical units, the sampling result). Sampler "dps"/"dps-unclipped" guided on the cell K go
+    through :func:`matdesign.pipeline.design.guided_fields`, so they are ``matdesign design``'s samples."""
+    if settings["sampler"] != "tfg" and settings.get("guide", "cell") == "cell":
+        fields, res, _ = guided_fields(net, target, samples=settings["samples"], steps=settings["steps"],
+                                       seed=settings["seed"], objective=settings["objective"], mode=settings["mode"],
+                                       step_clip=settings["step_clip"], device=settings["device"], progress=progress)
+        return fields, res
+    J = GUIDE_DEFINITIONS[settings.get("guide", "cell")](target, relative=settings["objective"] == "relative")
+    extra = {"grad_max_mag": settings["grad_max_mag"]} if settings["sampler"] == "tfg" else {}
+    config = sampler_config(settings["sampler"], settings["step_clip"], steps=settings["steps"], mode=settings["mode"],
+                            **extra)
+    res = sample_with_model(net, J, samples=settings["samples"], config=config, seed=settings["seed"],
+                            device=settings["device"], progress=progress)
+    return net.normalization.denormalize(res.x0.double().cpu(), axis=1).numpy(), res
+
+
 def _evaluate_target(net, target, table, settings, out, address, progress) -> dict:
     """Sample, backproject and verify for one target; write its JSON + npz; return the JSON dict."""
     from matdesign.data import map_blocks
@@ -179,10 +230,7 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
     seed, dim = settings["seed"], settings["dim"]
     seconds = {}
     tic = time.perf_counter()
-    fields, _, _ = guided_fields(net, target, samples=settings["samples"], steps=settings["steps"], seed=seed,
-                                 objective=settings["objective"], mode=settings["mode"],
-                                 step_clip=settings["step_clip"],
-                                 device=settings["device"], progress=progress)
+    fields, sampled = guided_sample_fields(net, target, settings, progress)
     seconds["sampling"] = time.perf_counter() - tic
     tic = time.perf_counter()
     K_s = np.atleast_1d(sample_K(fields, dim=dim))
@@ -211,6 +259,8 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
         "seconds": seconds,
         # worker time of the other definition's K (part of "verification"; summed over designs)
         "seconds_other_definition": sum(c["other_seconds"] for c in checked),
+        "seconds_sampling_fem": sampled.fem_seconds,  # the guidance FEM's share of "sampling"
+        "guided_steps": sampled.guided_steps,
         "metrics": {key: protocol_metrics(recs, target, table) for key, recs in records.items()},
         "samples": [_sample_json(i, float(K_s[i]), c, target, settings["definition"]) for i, c in enumerate(checked)],
     }
@@ -331,9 +381,12 @@ def _load_done(out, target, settings) -> dict | None:
         return _damaged(path, f"not a readable result: {_one_line(err)}", target)
     if result.get("target") != target:
         raise InputError(f"{path} holds target {result.get('target')!r}, not {target!r}; use another --out")
-    # results from before `mode` / `step_clip` / `definition` existed were guided with the paper's unclipped
-    # sampler and verified in the paper's cell; before `fem` existed, "paper" named that cell (now "cell")
-    recorded = {"mode": "guided", "step_clip": None, "definition": "cell", **result["settings"]}
+    # results from before `mode` / `step_clip` / `definition` existed were guided with the unclipped DPS step
+    # and verified in the paper's cell; before `fem` existed, "paper" named that cell (now "cell"); before
+    # `sampler` existed, every run used the DPS step (clipped or not) guided on the cell K
+    recorded = {"mode": "guided", "step_clip": None, "definition": "cell", "guide": "cell", "grad_max_mag": None,
+                **result["settings"]}
+    recorded.setdefault("sampler", "dps" if recorded["step_clip"] is not None else "dps-unclipped")
     if "fem" not in result["settings"] and recorded["definition"] == "paper":
         recorded["definition"] = "cell"
     diff = [k for k in RESUME_KEYS if recorded.get(k) != settings[k]]
@@ -446,7 +499,10 @@ def summary_markdown(ev: Evaluation) -> str:
     other_seconds = sum(r.get("seconds_other_definition", 0.0) for r in ev.results)
     text = [f"# Evaluation of `{s['model']}` (step {s['model_step']}, {s['model_weights'] or 'weights'})", "",
             f"{s['dim']}D {s['size']}^{s['dim']}, {s['samples']} samples per target, {s['steps']} DDIM steps, "
-            f"seed {s['seed']}, K in the {s['definition']} definition (each final design also carries its "
+            f"seed {s['seed']}, sampler {s.get('sampler', 'dps')}"
+            f"{' (grad_max_mag ' + format(s['grad_max_mag'], 'g') + ')' if s.get('grad_max_mag') else ''}"
+            f"{' (step clip ' + format(s['step_clip'], 'g') + ')' if s.get('step_clip') else ''} guided on the "
+            f"{s.get('guide', 'cell')} K, K in the {s['definition']} definition (each final design also carries its "
             f"{other}, n = {s['verify_n']}), "
             f"paper protocol n = {s['verify_n']}, converged protocol sem < "
             f"{100 * s['sem_tol']:g} % of K (at most {s['max_arrangements']} arrangements), "
