@@ -37,7 +37,7 @@ def design_command(
     materials: Optional[Path] = typer.Option(None, "--materials", help="CSV of your own materials (name,E,nu,rho)."),
     density_weight: float = typer.Option(0.0, "--density-weight", help="λ of the density penalty (paper's J₂)."),
     objective: Optional[str] = typer.Option(None, "--objective", help="absolute (paper's J₁; default for K, G, E) or relative (X_ref²·(X/X*−1)²; default for nu)."),
-    step_clip: Optional[float] = typer.Option(None, "--step-clip", help="Guidance trust region C: each guidance step's RMS ≤ C·σ_t (beyond the paper; default 0.01; inf: off, the paper's sampler)."),
+    step_clip: Optional[float] = typer.Option(None, "--step-clip", help="Guidance trust region C: each guidance step's RMS ≤ C·σ_t (beyond the paper; default 0.01; inf: off, the unclipped DPS step, which this package called the paper's sampler before the official release: docs/official_release.md)."),
     refine: bool = typer.Option(True, "--refine/--no-refine", help="Tune the volume fraction to the target (beyond the paper; not for nu)."),
     tolerance: float = typer.Option(1.0, "--tolerance", help="Tolerance for robust ranking [% of the target; for nu: hundredths, 1 → ±0.01]."),
     rank: str = typer.Option("robust", "--rank", help="robust (P within tolerance) or error."),

@@ -25,7 +25,10 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
     objective: str = typer.Option("absolute", "--objective", help="absolute (paper's J₁, default) or relative."),
     mode: str = typer.Option("guided", "--mode", help="guided (default), unguided or project (Table 3 variants)."),
-    step_clip: Optional[float] = typer.Option(None, "--step-clip", help="Guidance trust region C: each guidance step's RMS ≤ C·σ_t (beyond the paper; default 0.01; inf: off, the paper's sampler)."),
+    step_clip: Optional[float] = typer.Option(None, "--step-clip", help="Guidance trust region C of the dps sampler: each guidance step's RMS ≤ C·σ_t (beyond the paper; default 0.01; inf: off, the same as --sampler dps-unclipped)."),
+    sampler: str = typer.Option("dps", "--sampler", help="dps (ours: DPS step with the trust region --step-clip; default), dps-unclipped (the DPS step without it; called the paper's sampler here before the official release) or tfg (the official release's sampler: Training-Free Guidance, gradient L2 norm clipped to --grad-max-mag per sample, ρ = 1; docs/official_release.md)."),
+    grad_max_mag: float = typer.Option(2.5, "--grad-max-mag", help="tfg only: per-sample L2 bound of the guidance gradient in normalized units (the release's 2.5; inf: off)."),
+    guide: str = typer.Option("cell", "--guide", help="The K the guidance objective measures on the sampled field: cell (our affine cell K, what the shipped models were trained on; default) or paper (the official release's K; use it with --definition paper to target the paper's own numbers)."),
     definition: str = typer.Option("cell", "--definition", help="cell (the paper's walled cell with affine boundary conditions, in which the documented tables are stated; default), paper (the same cell under the official release's uniaxial load: the quantity of the paper's Table 1 numbers, K only) or composite (the bulk composite: periodic RVEs). Each design's record also holds the other one's K (--verify-n arrangements)."),
     refine: bool = typer.Option(True, "--refine/--no-refine", help="Also evaluate the volume-fraction refinement."),
     verify_n: int = typer.Option(10, "--verify-n", help="Arrangements per design in the paper's protocol."),
@@ -51,6 +54,11 @@ def evaluate_command(
     checks.choice("--mode", mode, ("guided", "unguided", "project"))
     checks.choice("--definition", definition, checks.DEFINITIONS)
     checks.number("--step-clip", step_clip, low=0, low_open=True, allow_inf=True, hint="inf turns the clip off")
+    checks.choice("--sampler", sampler, ("dps", "dps-unclipped", "tfg"))
+    checks.number("--grad-max-mag", grad_max_mag, low=0, low_open=True, allow_inf=True, hint="inf turns the clip off")
+    checks.choice("--guide", guide, ("cell", "paper"))
+    if step_clip is not None and sampler != "dps" and not (sampler == "dps-unclipped" and step_clip == float("inf")):
+        raise InputError(f"--step-clip belongs to --sampler dps (this run has --sampler {sampler})")
     checks.integer("--verify-n", verify_n, 1, 10_000)
     checks.percent("--sem-tol", sem_tol, "0.25 for a standard error of 0.25 % of K")
     checks.integer("--max-arrangements", max_arrangements, 1, 100_000)
@@ -73,7 +81,8 @@ def evaluate_command(
         for s in skipped:
             print(f"skipping target {s['target']:g} GPa: {s['reason']}")
         ev = run_evaluation(chosen, model=model, dim=dim, samples=samples, steps=steps, seed=seed, objective=objective,
-                            mode=mode, step_clip=step_clip, definition=definition, refine=refine, verify_n=verify_n,
+                            mode=mode, step_clip=step_clip, sampler=sampler, grad_max_mag=grad_max_mag,
+                            guide=guide, definition=definition, refine=refine, verify_n=verify_n,
                             sem_tol=sem_tol / 100.0, max_arrangements=max_arrangements, out=out, workers=workers,
                             scheduler=scheduler, device=device, skipped=skipped, command=invocation())
         print("\n" + comparison_markdown(ev))
