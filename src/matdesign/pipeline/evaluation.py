@@ -164,7 +164,8 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
     if guide not in GUIDE_DEFINITIONS:
         raise InputError(f"guide={guide!r}: must be one of {', '.join(GUIDE_DEFINITIONS)}")
     settings = dict(dim=dim, samples=int(samples), steps=int(steps), seed=int(seed), objective=objective, mode=mode,
-                    sampler=sampler, step_clip=step_clip, grad_max_mag=grad_max_mag, guide=guide, definition=definition, fem=get_definition(definition).fem,
+                    sampler=sampler, step_clip=step_clip, grad_max_mag=grad_max_mag, guide=guide,
+                    definition=definition, fem=get_definition(definition).fem,
                     refine=bool(refine),
                     verify_n=int(verify_n), sem_tol=float(sem_tol), max_arrangements=int(max_arrangements),
                     model=str(model_path), model_step=net.step, model_weights=net.info.get("weights", ""),
@@ -233,7 +234,9 @@ def _evaluate_target(net, target, table, settings, out, address, progress) -> di
     fields, sampled = guided_sample_fields(net, target, settings, progress)
     seconds["sampling"] = time.perf_counter() - tic
     tic = time.perf_counter()
-    K_s = np.atleast_1d(sample_K(fields, dim=dim))
+    # K_s of the sample itself: the release's K in the "paper" definition, else our affine-cell K
+    K_s = np.atleast_1d(sample_K(fields, dim=dim, fem_options={"definition": "paper"}
+                                 if settings["fem"] == "paper" else None))
     designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)
     seconds["backprojection"] = time.perf_counter() - tic
     tic = time.perf_counter()
