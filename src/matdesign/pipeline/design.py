@@ -187,6 +187,19 @@ def check_target(target: float, table: MaterialTable, dim: int, prop: str = "K")
     return value
 
 
+SEM_SHARE = 0.25
+"""Closure verifies a chosen design on fresh arrangements until the standard error is below this share of
+the tolerance (at most 4·verify_n arrangements), so that "found" rarely rests on noise."""
+
+
+def within_tolerance(verification: Verification, target: float, tolerance: float, scale: float | None = None) -> bool:
+    """The verified mean lies within ``tolerance``·scale of ``target`` by at least one standard error:
+    |mean − X*| + sem ≤ tol·scale (``scale`` defaults to X*, a relative tolerance)."""
+    half = tolerance * (target if scale is None else scale)
+    sem = verification.sem if math.isfinite(verification.sem) else 0.0
+    return verification.ok and abs(verification.mean - target) + sem <= half
+
+
 def probability_within(verification: Verification, target: float, tolerance: float,
                        scale: float | None = None) -> float:
     """P(|X − X*| ≤ tol·scale) for one random arrangement, X ~ Normal(mean, spread) over arrangements;
@@ -268,9 +281,10 @@ class DesignResult:
         return self.candidates[:n]
 
     def found(self, c: Candidate) -> bool:
-        """A valid, distinct design whose verified value lies within the run's tolerance of the target."""
-        err = self.error(c)
-        return not c.flags and math.isfinite(err) and err <= self.settings.get("tolerance", 0.01)
+        """A valid, distinct design whose verified value lies within the run's tolerance of the target by at
+        least one standard error (:func:`within_tolerance`)."""
+        return not c.flags and within_tolerance(c.final_verification, self.target,
+                                                self.settings.get("tolerance", 0.01), self.scale)
 
     @property
     def found_candidates(self) -> list[Candidate]:
@@ -358,13 +372,12 @@ def _close(candidates: list[Candidate], queue, table: MaterialTable, target: flo
         lo, hi = window(pair.volume_fraction, dim, WINDOW[dim])
         r = refine_volume_fraction(start, target, size=size, dim=dim, n=verify_n, seed=seed * 1000 + 7919 * k,
                                    vf_min=lo, vf_max=hi, definition=definition, fresh_seed=[seed, k, 3],
-                                   deadline=deadline)
+                                   fresh_sem_tol=SEM_SHARE * tolerance, deadline=deadline)
         c = own if own is not None else Candidate(pair.sample, start, r.verification, math.nan, source=pair.source)
         c.refinement = r
         tried.append(c)
         durations.append(time.perf_counter() - tic)
-        err = abs(r.verification.mean - target) / target if r.verification.ok else math.inf
-        if err <= tolerance and not validity_flags(r.design, dim, r.verification):
+        if within_tolerance(r.verification, target, tolerance) and not validity_flags(r.design, dim, r.verification):
             found.add((r.design.matrix.name, r.design.particle.name))
             bar.update(len(found) - bar.n)
     bar.close()

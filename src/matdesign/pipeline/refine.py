@@ -44,7 +44,7 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
                            seed: int = 0, iterations: int = 6, rel_tol: float = 0.002,
                            vf_min: float | None = None, vf_max: float | None = None, fem_options: dict | None = None,
                            prop: str = "K", definition: str = "cell", fresh_seed=None,
-                           deadline: float | None = None) -> Refinement:
+                           fresh_sem_tol: float | None = None, deadline: float | None = None) -> Refinement:
     """Search vf ∈ [vf_min, vf_max] (default: the training range, ``VOLUME_FRACTION_RANGE``) for
     X_θ(vf) = ``target`` [GPa],
     X = ``prop`` (one of :data:`REFINABLE`, default the bulk modulus K).
@@ -54,7 +54,9 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
     particles cannot be placed at any vf in range (diameter 0) is returned unchanged. ``definition``:
     the property's definition (:func:`~matdesign.evaluate.verify`). ``fresh_seed``: if given, the
     returned verification is a new one on arrangements of that seed, which the search never saw (the
-    search's own value at the chosen vf is selected for being close to the target, so it is optimistic).
+    search's own value at the chosen vf is selected for being close to the target, so it is optimistic);
+    ``fresh_sem_tol``: that verification then adds ``n`` arrangements at a time until its standard error
+    is below ``fresh_sem_tol``·|mean| or it holds 4·``n`` arrangements.
     """
     if prop not in REFINABLE:
         raise InputError(f"property={prop!r}: refinement needs one of {', '.join(REFINABLE)} (monotone in vf)")
@@ -102,7 +104,10 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
     best_vf = min(finite, key=lambda p: abs(p[1] - target))[0]
     best = replace(design, volume_fraction=best_vf,
                    diagnostics={**design.diagnostics, "refined_from_vf": design.volume_fraction})
+    adaptive = {} if fresh_sem_tol is None else {"adaptive": True, "rel_sem_tol": fresh_sem_tol, "n_max": 4 * n,
+                                                 "batch": n}
     checked = results[best_vf] if fresh_seed is None else verify(
         best, size=size, dim=dim, n=n, rng=np.random.default_rng(fresh_seed), fem_options=fem_options, prop=prop,
+        **adaptive,
         definition=definition)
     return Refinement(best, checked, trace, bracketed, results[best_vf])
