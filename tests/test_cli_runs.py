@@ -327,3 +327,94 @@ def test_design_killed_leaves_no_out_and_a_rerun_matches(tmp_path):
     assert not list(tmp_path.glob(".b.partial-*")) and folder_status(out) == "complete"
     designs = [json.loads((tmp_path / d / "results.json").read_text())["designs"] for d in ("a", "b")]
     assert designs[0] == designs[1]
+
+
+# --- evaluate: --resume / --overwrite, damaged target results, kill -9 then resume -----------------------
+
+EVAL = ["evaluate", "--samples", "2", "--steps", "2", "--verify-n", "3", "--max-arrangements", "6", "--workers", "0",
+        "--no-refine"]
+QUICK = ["evaluate", "--samples", "1", "--steps", "2", "--verify-n", "2", "--max-arrangements", "2", "--workers", "0",
+         "--no-refine"]
+
+
+def _target_results(out: Path) -> dict:
+    """Per target: its arrays and its JSON without the timings and the command line (bit-identical otherwise)."""
+    got = {}
+    for path in sorted((out / "targets").glob("K*.json")):
+        result = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("seconds")}
+        result["settings"].pop("command")
+        with np.load(path.with_suffix(".npz")) as f:
+            got[path.stem] = (result, f["fields"].copy(), f["K_s"].copy())
+    return got
+
+
+def _same_results(a: dict, b: dict) -> None:
+    assert sorted(a) == sorted(b)
+    for k in a:
+        assert a[k][0] == b[k][0], k
+        np.testing.assert_array_equal(a[k][1], b[k][1])
+        np.testing.assert_array_equal(a[k][2], b[k][2])
+
+
+def test_evaluate_rerun_needs_resume_or_overwrite_and_damaged_results_are_recomputed(tiny_model, tmp_path, capsys):
+    out = tmp_path / "ev"
+    args = [*QUICK, "--model", str(tiny_model), "--targets", "40,60", "--out", str(out)]
+    assert main(args) == 0 and folder_status(out) == "complete"
+    first = _target_results(out)
+    capsys.readouterr()
+    assert main(args) == 2  # an earlier run is never silently continued or mixed
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds an earlier evaluate run (complete)" in err and "--resume" in err
+    assert main([*args, "--resume", "--overwrite"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+    assert main([*QUICK, "--model", str(tiny_model), "--targets", "40", "--out", str(tmp_path / "none"),
+                 "--resume"]) == 2
+    assert "holds no evaluate run to continue" in capsys.readouterr().err and not (tmp_path / "none").exists()
+
+    npz, js = out / "targets" / "K40.npz", out / "targets" / "K60.json"
+    npz.write_bytes(npz.read_bytes()[:100])  # truncated
+    js.write_text('{"target": 60')  # cut mid-write by hand
+    assert main([*args, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {npz} is damaged (cannot be read" in err and "recomputing target K* = 40 GPa" in err
+    assert f"note: {js} is damaged (not a readable result" in err and "Traceback" not in err
+    _same_results(_target_results(out), first)
+    assert folder_status(out) == "complete"
+
+    with np.load(npz) as f:  # a readable npz whose numbers were changed
+        arrays = dict(f)
+    arrays["fields"][0, 0, 0, 0] += 1
+    np.savez_compressed(npz, **arrays)
+    assert main([*args, "--resume"]) == 0
+    assert "differ from those recorded in K40.json" in capsys.readouterr().err
+    _same_results(_target_results(out), first)
+
+    (out / "stale.txt").write_text("from an earlier run")
+    assert main([*QUICK, "--model", str(tiny_model), "--targets", "40", "--out", str(out), "--overwrite"]) == 0
+    assert not (out / "stale.txt").exists() and folder_status(out) == "complete"  # replaced whole
+    _same_results(_target_results(out), {"K40": first["K40"]})
+    assert not list(tmp_path.glob(".ev.*"))  # no lock, no moved-aside folder left
+
+
+@pytest.mark.slow
+def test_evaluate_killed_then_resumed_is_bit_identical(tiny_model, tmp_path):
+    args = [*EVAL, "--model", str(tiny_model), "--targets", "40,60,80,100"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    whole = _cli([*args, "--out", str(tmp_path / "whole")], env=env)
+    assert whole.wait(timeout=300) == 0, whole.stderr.read()
+    out = tmp_path / "killed"
+    proc = _cli([*args, "--out", str(out)], env=env)
+    try:  # mid-run: the first target stored, three to go
+        assert _wait_for(lambda: (out / "targets" / "K40.json").exists(), 120)
+    finally:
+        _kill(proc)
+    assert folder_status(out) == "incomplete: status 'incomplete'"
+    assert not (out / "targets" / "K100.json").exists()
+    again = _cli([*args, "--out", str(out)], env=env)
+    assert again.wait(timeout=60) == 2 and "--resume" in again.stderr.read()
+    resumed = _cli([*args, "--out", str(out), "--resume"], env=env)
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    assert folder_status(out) == "complete"
+    _same_results(_target_results(out), _target_results(tmp_path / "whole"))
+    for name in ("table-raw-paper.csv", "table-raw-converged.csv"):
+        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()

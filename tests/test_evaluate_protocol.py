@@ -262,12 +262,13 @@ def test_results_from_before_the_rename_resume_as_cell(tmp_path):
     settings = {k: 1 for k in evaluation.RESUME_KEYS}
     path = target_path(tmp_path, 20.0, ".json")
     path.parent.mkdir(parents=True)
-    target_path(tmp_path, 20.0, ".npz").write_bytes(b"")
-    path.write_text(json.dumps({"target": 20.0, "settings": {**settings, "definition": "paper"}}))
+    np.savez(target_path(tmp_path, 20.0, ".npz"), fields=np.zeros((1, 3, 2, 2), np.float32), K_s=np.zeros(1))
+    stored = {"target": 20.0, "metrics": {}, "samples": []}  # an intact store (a damaged one is recomputed)
+    path.write_text(json.dumps({**stored, "settings": {**settings, "definition": "paper"}}))
     assert evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "cell"})["target"] == 20.0
     with pytest.raises(InputError, match="definition='cell', this run has 'paper'"):
         evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "paper"})
-    path.write_text(json.dumps({"target": 20.0, "settings": {**settings, "definition": "paper", "fem": "paper"}}))
+    path.write_text(json.dumps({**stored, "settings": {**settings, "definition": "paper", "fem": "paper"}}))
     assert evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "paper"})["target"] == 20.0
 
 
