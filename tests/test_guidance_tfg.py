@@ -226,3 +226,17 @@ def test_resolve_sampler_names_the_unclipped_dps_step():
         resolve_sampler("tfg", 0.01)
     with pytest.raises(InputError, match="sampler"):
         resolve_sampler("paper", None)
+
+
+def test_the_paper_definition_keeps_the_papers_own_targets():
+    """332.2 GPa is above the table's stiffest plane-stress K (our 2D cell) but a target in the release's K."""
+    from matdesign.pipeline.evaluation import PAPER_TARGETS, resolve_targets
+
+    cell, skipped = resolve_targets("paper", 2)
+    assert 332.2 not in cell and [s["target"] for s in skipped] == [332.2]
+    assert resolve_targets("paper", 2, definition="paper") == (list(PAPER_TARGETS[2]), [])
+    assert resolve_targets("332.2,5", 2, definition="paper") == ([332.2, 5.0], [])
+    with pytest.raises(InputError, match="outside the range"):
+        resolve_targets("332.2", 2)
+    with pytest.raises(InputError, match="positive"):
+        resolve_targets("-3", 2, definition="paper")

@@ -77,7 +77,7 @@ def evaluate_command(
                   overwrite=overwrite):
         from matdesign.pipeline.evaluation import comparison_markdown, resolve_targets, run_evaluation
 
-        chosen, skipped = resolve_targets(targets, dim, data=data)
+        chosen, skipped = resolve_targets(targets, dim, data=data, definition=definition)
         for s in skipped:
             print(f"skipping target {s['target']:g} GPa: {s['reason']}")
         ev = run_evaluation(chosen, model=model, dim=dim, samples=samples, steps=steps, seed=seed, objective=objective,
