@@ -138,6 +138,7 @@ def legend(result: DesignResult) -> list[tuple[str, str]]:
     tol_text = f"±{tol:g}" if result.prop == "nu" else f"±{100 * tol:g} %"
     value = f"[{unit.strip()}]" if unit else "(dimensionless)"
     return [
+        ("#", "rank: the designs within the tolerance first (in the order of 'ranked by'), then the closest misses"),
         ("matrix, particle", "the two real materials of the table (E [GPa], ν, ρ [g/cm³] in results.csv)"),
         ("diameter", "particle diameter as a fraction of the design cell's edge (dimensionless)"),
         ("vf", "particle volume fraction of the design (dimensionless); one realised arrangement differs slightly"),
@@ -151,6 +152,10 @@ def legend(result: DesignResult) -> list[tuple[str, str]]:
         (f"P({tol_text})", f"fraction of random arrangements within {tol_text} of the target; 'ranked by robust' "
                            "sorts by it (ties by error), 'ranked by error' by the error"),
         ("ρ [g/cm³]", "density of the composite"),
+        ("status", "design (within the tolerance, every validity rule kept) or miss, with the rules it breaks "
+                   "('unrefined': the time budget ended before its pair was refined)"),
+        ("results.csv", "the same designs in plain columns (moduli in GPa, diameter in cell edges, density in "
+                        "g/cm³); results_columns.csv gives the unit and meaning of every column"),
         ("best.npz / best.vtu", "one realised arrangement of design #1 (its own voxel vf and particle count, "
                                 "stored in best.json), not the table's nominal values"),
     ]
