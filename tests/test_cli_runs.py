@@ -62,10 +62,15 @@ def _kill(proc: subprocess.Popen) -> None:
     (["sample", "--model", "2d", "--device", "cuda"], "no CUDA GPU"),
     (["dataset", "generate", "--out", "x", "--n", "4", "--size", "100000"], "--size 100000"),
     (["train", "--data", "nowhere", "--config", "configs/tiny-2d.yaml", "--out", "r"], "no dataset store"),
+    (["microstructure", "show", "--matrix", "Fe", "--particle", "Cu (element)", "--diameter", "0.2", "--vf", "0.3",
+      "--out", "never-written.png"],
+     "did you mean 'Fe (element)'"),
+    (["materials", "check", "tests/test_cli_runs.py"], "tests/test_cli_runs.py"),
 ])
 def test_a_bad_command_answers_fast_without_importing_torch(argv, expected, tmp_path):
+    """Nor scipy.spatial (≈ 0.25 s): material names and CSVs are checked with the table alone."""
     code = ("import sys; from matdesign.cli.main import main; rc = main(sys.argv[1:]); "
-            "print('torch' in sys.modules); sys.exit(rc)")
+            "print('torch' in sys.modules or 'scipy.spatial' in sys.modules); sys.exit(rc)")
     start = time.perf_counter()
     proc = subprocess.run(PY + [code, *argv], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(ROOT / "src")})

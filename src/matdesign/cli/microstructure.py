@@ -37,11 +37,12 @@ def show(
     import numpy as np
 
     from matdesign.materials import MaterialTable
-    from matdesign.microstructure import generate, render_png
 
     table = MaterialTable.builtin()
     matrix = paths.material_name("--matrix", matrix, table.names)
     particle = paths.material_name("--particle", particle, table.names)
+    from matdesign.microstructure import generate, render_png  # after the checks: it imports scipy.spatial
+
     ms = generate(
         table[table.index(matrix)], table[table.index(particle)], diameter=diameter,
         volume_fraction=vf, size=size, dim=dim, rng=np.random.default_rng(seed),
