@@ -62,7 +62,8 @@ SAMPLERS = {
 
 @dataclass
 class GuidanceConfig:
-    """Guided-sampling settings; the defaults are the paper's (ρ_D = 1, scales 0.5 for E and 0.02 for ν).
+    """Guided-sampling settings; the defaults are the paper's text (ρ_D = 1, scales 0.5 for E and 0.02 for ν,
+    the DPS step); the official release's sampler is ``guidance="tfg"`` (docs/official_release.md).
 
     The density channel has no FEM gradient; its scale (1.0) only matters for density objectives.
     ``mode`` is "guided", "unguided" or "project" (guidance alternating with nearest-material projection).
