@@ -40,6 +40,8 @@ def inputs(tmp_path_factory):
     run = d / "earlier-run"
     run.mkdir()
     (run / "results.json").write_text("{}")
+    (d / "earlier-eval" / "targets").mkdir(parents=True)
+    (d / "earlier-eval" / "evaluation.json").write_text("{}")
     return d
 
 
@@ -91,6 +93,13 @@ CASES = [
     ("design --target-K 120 --out {d}/not-ours --overwrite", "holds no matdesign design run"),
     ("design --target-K 120 --out {d}/earlier-run", "holds an earlier design run"),
     ("design --target-K 120 --samples abc", "Invalid value for '--samples'"),
+    ("design --target-K 100000", "--target-K 100000: outside the range the built-in material table can reach in 2D"),
+    ("design --property E --target 5000", "--target 5000: outside the range"),
+    ("design --property G --target 0.00001 --dim 3", "--target 1e-05: outside the range"),
+    ("design --target-K 120 --steps 5000 --search physics", "--steps 5000"),
+    ("design --target-K 120 --verify-n 100000", "--verify-n 100000: must be between 1 and 10000"),
+    ("design --target-K 120 --time-limit nan", "--time-limit nan"),
+    ("design --target-K 120 --out {d}/earlier-run --overwrite --samples 0", "--samples 0"),
     ("design --target-K 120 --no-such-option", "No such option: --no-such-option"),
     # baselines
     ("baseline bo --target-K 0", "--target-K 0"),
@@ -105,6 +114,15 @@ CASES = [
     ("baseline cfg --target-K 40 --steps 5000", "--steps 5000"),
     ("baseline cfg --target-K 40 --device tpu", "--device 'tpu'"),
     ("baseline cfg --target-K 40 --model 3d", "a 3D model, but --dim is 2"),
+    ("baseline bo --target-K 100000", "--target-K 100000: outside the range"),
+    ("baseline bo --target-K 40 --verify-n 0", "--verify-n 0"),
+    ("baseline bo --target-K 40 --samples 0", "--samples 0"),
+    ("baseline bo --target-K 40 --seed -1", "--seed -1"),
+    ("baseline cfg --target-K 100000", "--target-K 100000: outside the range"),
+    ("baseline cfg --target-K 40 --samples 0", "--samples 0: must be between 1 and"),
+    ("baseline cfg --target-K 40 --samples 1000000000", "drawn as one batch"),
+    ("baseline cfg --target-K 40 --steps 0", "--steps 0"),
+    ("baseline cfg --target-K 40 --verify-n 0", "--verify-n 0"),
     # evaluate
     ("evaluate --targets abc", "--targets 'abc': expected dataset, paper or comma-separated numbers"),
     ("evaluate --targets -3", "--targets -3"),
@@ -120,6 +138,22 @@ CASES = [
     ("evaluate --targets 40 --max-arrangements 0", "--max-arrangements 0"),
     ("evaluate --targets 40 --samples 0", "--samples 0"),
     ("evaluate --targets 40 --out {d}/not-ours", "holds no matdesign evaluate run"),
+    ("evaluate --targets 40 --out {d}/not-ours --overwrite", "holds no matdesign evaluate run"),
+    ("evaluate --targets 40 --out {d}/earlier-eval", "holds an earlier evaluate run"),
+    ("evaluate --targets 40 --out {d}/earlier-eval --resume --overwrite", "exclude each other"),
+    ("evaluate --targets 40 --out {d}/nothing-here --resume", "holds no evaluate run to continue; drop --resume"),
+    ("evaluate --targets 40,100000", "--targets 100000: outside the range"),
+    ("evaluate --targets 40 --samples 1000000000", "drawn as one batch"),
+    ("evaluate --targets 40 --steps 0", "--steps 0"),
+    ("evaluate --targets 40 --steps 5000", "--steps 5000: must be between 1 and 1000"),
+    ("evaluate --targets 40 --verify-n 0", "--verify-n 0"),
+    ("evaluate --targets 40 --verify-n 1", "--verify-n 1: must be between 2 and 10000"),
+    ("evaluate --targets 40 --max-arrangements 5", "--max-arrangements 5: must be between 10 and"),
+    ("evaluate --targets 40 --seed -1", "--seed -1"),
+    ("evaluate --targets 40 --device tpu", "--device 'tpu'"),
+    ("evaluate --targets 40 --dim 3 --model 2d", "a 2D model, but --dim is 3"),
+    ("evaluate --targets 40 --step-clip 0", "--step-clip 0"),
+    ("evaluate --targets 40 --definition walls", "--definition 'walls'"),
     # train
     ("train --data {d}/good-store --config {d}/binary.bin --out {d}/run", "not a text file"),
     ("train --data {d}/good-store --config {d}/nan.yaml --out {d}/run", "training.lr is nan; must be a finite number"),
@@ -129,8 +163,11 @@ CASES = [
     ("train --data {d}/empty --config configs/tiny-2d.yaml --out {d}/run", "no dataset store"),
     ("train --data {d}/truncated-store --config configs/tiny-2d.yaml --out {d}/run", "truncated-store"),
     ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --workers -1", "--workers -1"),
-    ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --time-limit -1", "--time-limit -1"),
-    ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --max-steps 0", "--max-steps 0"),
+    ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --time-limit -1", "--time-limit -1: must be > 0"),
+    ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --max-steps 0", "--max-steps 0: must be ≥ 1"),
+    ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --time-limit 0", "--time-limit 0: must be > 0"),
+    ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --device tpu", "--device 'tpu'"),
+    ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --workers 100000", "--workers 100000"),
     ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --resume", "no training state"),
     ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/file.txt", "is a file"),
     # sample
@@ -225,3 +262,14 @@ def test_read_only_out_folder(tmp_path, capsys):
     ro.mkdir(mode=0o555)
     assert main(["design", "--target-K", "120", "--out", str(ro / "x")]) == 2
     assert "cannot write into" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+@pytest.mark.parametrize("prop", ["K", "G", "E", "nu"])
+def test_the_cli_reachable_range_is_the_pipelines(prop, dim):
+    """The CLI answers an unreachable target before importing the pipeline; its range must be the pipeline's."""
+    from matdesign.cli.common import reachable
+    from matdesign.materials import MaterialTable
+    from matdesign.pipeline.design import reachable_range
+
+    assert reachable(prop, dim) == pytest.approx(reachable_range(MaterialTable.builtin(), dim, prop), rel=1e-12)

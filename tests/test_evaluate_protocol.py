@@ -183,7 +183,7 @@ def test_evaluate_cli(tiny_model, tmp_path, capsys):
     assert not (tmp_path / "table-refined-paper.md").exists()
     assert "--targets 40" in json.loads((tmp_path / "evaluation.json").read_text())["settings"]["command"]
     for extra, message in ((["--targets", "paper", "--dim", "4"], "--dim"), (["--targets", "5,x"], "comma"),
-                           (["--targets", "40", "--max-arrangements", "2"], "max_arrangements")):
+                           (["--targets", "40", "--max-arrangements", "2"], "--max-arrangements 2: must be between 10")):
         assert main(["evaluate", "--model", str(tiny_model), "--out", str(tmp_path / "x"), *extra]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1

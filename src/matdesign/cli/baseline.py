@@ -37,7 +37,7 @@ def bo_command(
 ) -> None:
     """Bayesian optimisation (GP + UCB) of the relaxed design, backprojected to real materials."""
     from matdesign.cli import checks, paths
-    from matdesign.cli.common import OBJECTIVES, RANKS, run_staged
+    from matdesign.cli.common import OBJECTIVES, RANKS, check_reachable, run_staged
 
     checks.target("K", target_K, "--target-K")
     checks.dim(dim)
@@ -55,6 +55,7 @@ def bo_command(
     checks.top(top)
     checks.seed(seed)
     paths.materials_csv(materials)
+    check_reachable("K", target_K, dim, "--target-K", materials)
     paths.output_folder("--out", out)
     with run_staged(out, kind="baseline-bo", overwrite=overwrite) as (folder, command):
         from matdesign.atomic import write_text_atomic
@@ -101,7 +102,7 @@ def cfg_command(
 ) -> None:
     """Classifier-free guidance of a K-conditional diffusion model, backprojected to real materials."""
     from matdesign.cli import checks, paths
-    from matdesign.cli.common import RANKS, check_sampling, run_staged
+    from matdesign.cli.common import RANKS, check_reachable, check_sampling, run_staged
 
     checks.target("K", target_K, "--target-K")
     checks.number("--guidance-scale", guidance_scale)
@@ -115,6 +116,7 @@ def cfg_command(
     model = paths.model(model, 2)
     check_sampling(model, "2d-cond", samples, steps)
     paths.materials_csv(materials)
+    check_reachable("K", target_K, 2, "--target-K", materials)  # the conditional models are 2D
     paths.output_folder("--out", out)
     with run_staged(out, kind="baseline-cfg", overwrite=overwrite) as (folder, command):
         from matdesign.baselines.cfg import classifier_free_guidance

@@ -36,6 +36,39 @@ def model_limits(model: Path | None, default: str) -> tuple[int, int]:
     return math.prod(int(g) for g in grid), int(steps)
 
 
+def reachable(prop: str, dim: int, materials: Path | None = None) -> tuple[float, float]:
+    """[min, max] of ``prop`` over the two-phase composites of the table (``materials`` or the built-in one):
+    :func:`matdesign.pipeline.design.reachable_range` without its imports (torch, the FEM); a test keeps the
+    two equal."""
+    import numpy as np
+
+    from matdesign.materials import MaterialTable
+
+    table = MaterialTable.from_csv(materials) if materials is not None else MaterialTable.builtin()
+    E, nu = np.asarray(table.E, dtype=np.float64), np.asarray(table.nu, dtype=np.float64)
+    if prop == "nu":
+        return float(nu.min()), float(nu.max())
+    K = E / (2.0 * (1.0 - nu)) if dim == 2 else E / (3.0 * (1.0 - 2.0 * nu))  # 2D: plane stress
+    G = E / (2.0 * (1.0 + nu))
+    if prop == "E":
+        young = (lambda k, g: 4.0 * k * g / (k + g)) if dim == 2 else (lambda k, g: 9.0 * k * g / (3.0 * k + g))
+        return float(young(K.min(), G.min())), float(young(K.max(), G.max()))
+    x = K if prop == "K" else G
+    return float(x.min()), float(x.max())
+
+
+def check_reachable(prop: str, value: float, dim: int, option: str, materials: Path | None = None) -> float:
+    """InputError unless the table's composites can reach ``value`` of ``prop`` in ``dim`` D."""
+    lo, hi = reachable(prop, dim, materials)
+    if not lo <= value <= hi:
+        unit = "" if prop == "nu" else " GPa"
+        table = f"the material table {materials}" if materials is not None else "the built-in material table"
+        more = "" if materials is not None or option == "--targets" else " or pass --materials with other materials"
+        raise InputError(f"{option} {value:g}: outside the range {table} can reach in {dim}D "
+                         f"({lo:.3g}–{hi:.3g}{unit}); choose a target inside it{more}")
+    return value
+
+
 def check_sampling(model: Path | None, default: str, samples: int | None, steps: int | None,
                    samples_option: str = "--samples") -> None:
     """--samples and --steps against what the model and this machine allow."""
@@ -66,6 +99,7 @@ def check_design_options(*, target, target_K, prop, dim, samples, steps, materia
     model = paths.model(model, dim)
     check_sampling(model, f"{dim}d", samples, steps)
     paths.materials_csv(materials)
+    check_reachable(prop, chosen, dim, "--target-K" if target_K is not None else "--target", materials)
     paths.output_folder("--out", out)
     return chosen, model
 
@@ -86,6 +120,7 @@ def check_targets(spec: str, data: Path | None, dim: int) -> None:
             raise InputError("--targets: no target given")
         for v in values:
             checks.target("K", v, "--targets")
+            check_reachable("K", v, dim, "--targets")
 
 
 @contextlib.contextmanager

@@ -59,9 +59,10 @@ def evaluate_command(
     checks.choice("--guide", guide, ("cell", "paper"))
     if step_clip is not None and sampler != "dps" and not (sampler == "dps-unclipped" and step_clip == float("inf")):
         raise InputError(f"--step-clip belongs to --sampler dps (this run has --sampler {sampler})")
-    checks.integer("--verify-n", verify_n, 1, 10_000)
+    checks.integer("--verify-n", verify_n, 2, 10_000, "the protocols need a spread over at least 2 arrangements")
     checks.percent("--sem-tol", sem_tol, "0.25 for a standard error of 0.25 % of K")
-    checks.integer("--max-arrangements", max_arrangements, 1, 100_000)
+    checks.integer("--max-arrangements", max_arrangements, verify_n, 100_000,
+                   f"the converged protocol starts with the paper protocol's --verify-n {verify_n} arrangements")
     if workers is not None and scheduler is not None:
         raise InputError("pass either --workers or --scheduler, not both")
     if resume and overwrite:
