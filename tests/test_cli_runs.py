@@ -173,6 +173,8 @@ def test_kill_inside_an_in_place_run_leaves_it_marked_incomplete(tmp_path):
     ["design", "--target-K", "120"],
     ["baseline", "bo", "--target-K", "40"],
     ["evaluate", "--targets", "40"],
+    ["evaluate", "--targets", "40", "--overwrite"],
+    ["dataset", "generate", "--n", "4", "--size", "8", "--workers", "0"],
 ])
 def test_a_concurrent_run_into_the_same_out_is_refused(argv, tmp_path, capsys):
     out, marker = tmp_path / "out", tmp_path / "inside"
@@ -188,6 +190,39 @@ def test_a_concurrent_run_into_the_same_out_is_refused(argv, tmp_path, capsys):
     with locked(out):  # the kernel released the killed holder's lock
         assert lock_path(out).exists()
     assert not lock_path(out).exists()
+
+
+@pytest.mark.parametrize("extra", [[], ["--resume"], ["--overwrite"]])
+def test_a_second_evaluate_into_a_running_one_is_told_so(extra, tmp_path, capsys):
+    """While an evaluate run writes into --out (incomplete), a second one hears of the lock, not of --resume,
+    and --overwrite does not remove the running one's folder."""
+    out, marker = tmp_path / "ev", tmp_path / "inside"
+    proc = _hold("in_place", out, marker)
+    try:
+        assert _wait_for(marker.exists)
+        assert main(["evaluate", "--targets", "40", "--out", str(out), *extra]) == 2
+    finally:
+        _kill(proc)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "another matdesign run is writing into it" in err
+    assert (out / "results.json").exists() and folder_status(out) == "incomplete: status 'incomplete'"
+
+
+def test_a_concurrent_train_into_the_same_out_is_refused(tmp_path, capsys):
+    from matdesign.data import generate_dataset
+
+    data = generate_dataset(tmp_path / "ds", dim=2, size=8, n=4, seed=0, chunk=4, labels="none", workers=0,
+                            progress=False)
+    out, marker = tmp_path / "run", tmp_path / "inside"
+    proc = _hold("locked", out, marker)
+    try:
+        assert _wait_for(marker.exists)
+        assert main(["train", "--data", str(data), "--config", str(ROOT / "configs" / "tiny-2d.yaml"), "--out",
+                     str(out)]) == 2
+    finally:
+        _kill(proc)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "another matdesign run is writing into it" in err and not out.exists()
 
 
 # --- datasets: kill, damaged parts, resume ---------------------------------------------------------------
