@@ -436,25 +436,38 @@ def test_evaluate_rerun_needs_resume_or_overwrite_and_damaged_results_are_recomp
     assert not list(tmp_path.glob(".ev.*"))  # no lock, no moved-aside folder left
 
 
-@pytest.mark.slow
-def test_evaluate_killed_then_resumed_is_bit_identical(tiny_model, tmp_path):
-    args = [*EVAL, "--model", str(tiny_model), "--targets", "40,60,80,100"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    whole = _cli([*args, "--out", str(tmp_path / "whole")], env=env)
+KILL_ARGS = [*EVAL, "--targets", "40,60,80,100"]
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def evaluate_whole(tiny_model, tmp_path_factory):
+    """An uninterrupted evaluate run of four targets (the reference of the kill tests)."""
+    out = tmp_path_factory.mktemp("evaluate") / "whole"
+    whole = _cli([*KILL_ARGS, "--model", str(tiny_model), "--out", str(out)], env=ONE_THREAD)
     assert whole.wait(timeout=300) == 0, whole.stderr.read()
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["started", "first target stored"])
+def test_evaluate_killed_then_resumed_is_bit_identical(point, tiny_model, evaluate_whole, tmp_path):
+    args = [*KILL_ARGS, "--model", str(tiny_model)]
     out = tmp_path / "killed"
-    proc = _cli([*args, "--out", str(out)], env=env)
-    try:  # mid-run: the first target stored, three to go
-        assert _wait_for(lambda: (out / "targets" / "K40.json").exists(), 120)
+    reached = {"started": lambda: (out / "manifest.json").exists(),
+               "first target stored": lambda: (out / "targets" / "K40.json").exists()}[point]
+    proc = _cli([*args, "--out", str(out)], env=ONE_THREAD)
+    try:
+        assert _wait_for(reached, 120)
     finally:
         _kill(proc)
-    assert folder_status(out) == "incomplete: status 'incomplete'"
+    assert folder_status(out) == "incomplete: status 'incomplete'"  # clearly incomplete
     assert not (out / "targets" / "K100.json").exists()
-    again = _cli([*args, "--out", str(out)], env=env)
+    again = _cli([*args, "--out", str(out)], env=ONE_THREAD)
     assert again.wait(timeout=60) == 2 and "--resume" in again.stderr.read()
-    resumed = _cli([*args, "--out", str(out), "--resume"], env=env)
+    resumed = _cli([*args, "--out", str(out), "--resume"], env=ONE_THREAD)
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
     assert folder_status(out) == "complete"
-    _same_results(_target_results(out), _target_results(tmp_path / "whole"))
+    _same_results(_target_results(out), _target_results(evaluate_whole))
     for name in ("table-raw-paper.csv", "table-raw-converged.csv"):
-        assert (out / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
+        assert (out / name).read_bytes() == (evaluate_whole / name).read_bytes()
