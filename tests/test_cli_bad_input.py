@@ -22,6 +22,8 @@ def inputs(tmp_path_factory):
     (d / "nan.yaml").write_text("training:\n  lr: .nan\n")
     (d / "list.yaml").write_text("- 1\n- 2\n")
     (d / "broken.yaml").write_text("model: [1, 2\n")
+    (d / "negative-lr.yaml").write_text("training:\n  lr: -0.001\n")
+    (d / "unknown-key.yaml").write_text("model:\n  bogus: 1\n")
     (d / "garbage-model").mkdir()
     (d / "garbage-model" / "model.safetensors").write_bytes(b"\0" * 16)
     (d / "garbage-model" / "config.json").write_text("{not json")
@@ -130,6 +132,7 @@ CASES = [
     ("evaluate --targets dataset --data {d}/empty", "no dataset store"),
     ("evaluate --targets dataset --data {d}/garbage-store", "cannot read"),
     ("evaluate --targets dataset --data {d}/truncated-store", "truncated-store/dataset.h5"),
+    ("evaluate --targets dataset --data {d}/good-store --dim 3", "--data {d}/good-store: a 2D dataset, but --dim is 3"),
     ("evaluate --targets 40 --sem-tol 150", "--sem-tol 150: must be a percentage in (0, 100)"),
     ("evaluate --targets 40 --workers -1", "--workers -1"),
     ("evaluate --targets 40 --workers 1 --scheduler tcp://h:1", "either --workers or --scheduler"),
@@ -160,6 +163,8 @@ CASES = [
     ("train --data {d}/good-store --config {d}/list.yaml --out {d}/run", "must be a mapping"),
     ("train --data {d}/good-store --config {d}/broken.yaml --out {d}/run", "not valid YAML"),
     ("train --data {d}/good-store --config {d}/missing.yaml --out {d}/run", "no such file"),
+    ("train --data {d}/good-store --config {d}/negative-lr.yaml --out {d}/run", "lr and grad_clip must be > 0"),
+    ("train --data {d}/good-store --config {d}/unknown-key.yaml --out {d}/run", "unknown key model.bogus"),
     ("train --data {d}/empty --config configs/tiny-2d.yaml --out {d}/run", "no dataset store"),
     ("train --data {d}/truncated-store --config configs/tiny-2d.yaml --out {d}/run", "truncated-store"),
     ("train --data {d}/good-store --config configs/tiny-2d.yaml --out {d}/run --workers -1", "--workers -1"),

@@ -80,6 +80,20 @@ def test_a_bad_command_answers_fast_without_importing_torch(argv, expected, tmp_
     assert seconds < 2.0, f"{seconds:.2f} s"
 
 
+def test_a_bad_config_answers_without_importing_torch(tmp_path):
+    """The config's sections, keys and ranges are checked before matdesign.diffusion (torch) is imported."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  lr: -1\n")
+    code = ("import sys; from matdesign.cli.main import main; rc = main(sys.argv[1:]); "
+            "print('torch' in sys.modules); sys.exit(rc)")
+    proc = subprocess.run(PY + [code, "train", "--data", "nowhere", "--config", str(bad), "--out", str(tmp_path / "r")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 2 and proc.stdout.strip() == "False", (proc.stdout, proc.stderr)
+    assert proc.stderr == f"error: --config {bad}: training: lr and grad_clip must be > 0, weight_decay and warmup_steps ≥ 0\n"
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_bug_shows_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
     import matdesign.cli.materials as cli_materials
 

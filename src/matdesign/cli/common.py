@@ -110,7 +110,11 @@ def check_targets(spec: str, data: Path | None, dim: int) -> None:
     if spec == "dataset":
         if data is None:
             raise InputError("--targets dataset needs --data DIR (a dataset store with K labels)")
-        paths.dataset("--data", data)
+        from matdesign.data.store import read_meta
+
+        store_dim = read_meta(paths.dataset("--data", data)).get("dim")
+        if store_dim != dim:
+            raise InputError(f"--data {data}: a {store_dim}D dataset, but --dim is {dim}")
     elif spec != "paper":
         try:
             values = [float(v) for v in spec.split(",") if v.strip()]

@@ -157,7 +157,30 @@ def config_yaml(option: str, path: Path) -> dict:
     for key, value in _leaves(data):
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"{option} {path}: {key} is {value}; must be a finite number")
+    try:
+        _config_module().Config.from_dict(data)  # sections, keys, types and ranges, as training will check them
+    except InputError as err:
+        raise InputError(f"{option} {path}: {err}") from None
     return data
+
+
+def _config_module():
+    """``matdesign.diffusion.config`` — or, before the package is imported (its ``__init__`` imports torch,
+    seconds), the same file loaded on its own under a private name: it imports nothing heavy."""
+    import sys
+
+    loaded = sys.modules.get("matdesign.diffusion.config")
+    if loaded is not None:
+        return loaded
+    import importlib.util
+
+    name = "matdesign.cli._diffusion_config"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, str(resources.files("matdesign") / "diffusion" / "config.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def _leaves(d: dict, prefix: str = ""):
