@@ -44,6 +44,8 @@ def inputs(tmp_path_factory):
     (run / "results.json").write_text("{}")
     (d / "earlier-eval" / "targets").mkdir(parents=True)
     (d / "earlier-eval" / "evaluation.json").write_text("{}")
+    (d / "user-targets" / "targets").mkdir(parents=True)  # someone's own folder that happens to hold targets/
+    (d / "user-targets" / "targets" / "notes.txt").write_text("keep me\n")
     return d
 
 
@@ -143,6 +145,7 @@ CASES = [
     ("evaluate --targets 40 --out {d}/not-ours", "holds no matdesign evaluate run"),
     ("evaluate --targets 40 --out {d}/not-ours --overwrite", "holds no matdesign evaluate run"),
     ("evaluate --targets 40 --out {d}/earlier-eval", "holds an earlier evaluate run"),
+    ("evaluate --targets 40 --out {d}/user-targets --overwrite", "holds no matdesign evaluate run"),
     ("evaluate --targets 40 --out {d}/earlier-eval --resume --overwrite", "exclude each other"),
     ("evaluate --targets 40 --out {d}/nothing-here --resume", "holds no evaluate run to continue; drop --resume"),
     ("evaluate --targets 40,100000", "--targets 100000: outside the range"),

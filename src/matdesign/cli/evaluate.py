@@ -74,7 +74,7 @@ def evaluate_command(
     model = paths.model(model, dim)
     check_sampling(model, f"{dim}d", samples, steps)
     paths.output_folder("--out", out)
-    with in_place(out, kind="evaluate", command=invocation(), legacy=("targets", "evaluation.json"), resume=resume,
+    with in_place(out, kind="evaluate", command=invocation(), legacy=("evaluation.json", "targets/K*.json"), resume=resume,
                   overwrite=overwrite):
         from matdesign.pipeline.evaluation import comparison_markdown, resolve_targets, run_evaluation
 

@@ -74,11 +74,12 @@ def folder_status(out: Path) -> str:
 
 
 def _is_ours(out: Path, kind: str, legacy: tuple[str, ...]) -> bool:
-    """Whether ``out`` holds a run of ``kind`` (a manifest, or a file only such runs write)."""
+    """Whether ``out`` holds a run of ``kind`` (a manifest, or a file only such runs write: ``legacy`` names
+    or glob patterns such as ``targets/K*.json``)."""
     manifest = read_manifest(out)
     if manifest is not None:
         return manifest.get("kind") == kind
-    return any((out / name).exists() for name in legacy)
+    return any(next(out.glob(name), None) is not None for name in legacy)
 
 
 def _check_existing(out: Path, kind: str, overwrite: bool, legacy: tuple[str, ...], option: str) -> None:
