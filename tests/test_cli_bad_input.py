@@ -149,6 +149,7 @@ CASES = [
     ("evaluate --targets 40 --out {d}/earlier-eval --resume --overwrite", "exclude each other"),
     ("evaluate --targets 40 --out {d}/nothing-here --resume", "holds no evaluate run to continue; drop --resume"),
     ("evaluate --targets 40,100000", "--targets 100000: outside the range"),
+    ("evaluate --targets 40,100000 --definition paper --samples 0", "--samples 0"),  # the release's K: no range
     ("evaluate --targets 40 --samples 1000000000", "drawn as one batch"),
     ("evaluate --targets 40 --steps 0", "--steps 0"),
     ("evaluate --targets 40 --steps 5000", "--steps 5000: must be between 1 and 1000"),

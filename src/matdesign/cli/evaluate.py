@@ -49,7 +49,7 @@ def evaluate_command(
     from matdesign.cli.rundir import in_place
 
     checks.dim(dim)
-    check_targets(targets, data, dim)
+    check_targets(targets, data, dim, definition)
     checks.choice("--objective", objective, OBJECTIVES)
     checks.choice("--mode", mode, ("guided", "unguided", "project"))
     checks.choice("--definition", definition, checks.DEFINITIONS)
