@@ -74,17 +74,21 @@ def evaluate_command(
     model = paths.model(model, dim)
     check_sampling(model, f"{dim}d", samples, steps)
     paths.output_folder("--out", out)
-    with in_place(out, kind="evaluate", command=invocation(), legacy=("evaluation.json", "targets/K*.json"), resume=resume,
-                  overwrite=overwrite):
-        from matdesign.pipeline.evaluation import comparison_markdown, resolve_targets, run_evaluation
+    try:
+        with in_place(out, kind="evaluate", command=invocation(), legacy=("evaluation.json", "targets/K*.json"),
+                      resume=resume, overwrite=overwrite):
+            from matdesign.pipeline.evaluation import comparison_markdown, resolve_targets, run_evaluation
 
-        chosen, skipped = resolve_targets(targets, dim, data=data, definition=definition)
-        for s in skipped:
-            print(f"skipping target {s['target']:g} GPa: {s['reason']}")
-        ev = run_evaluation(chosen, model=model, dim=dim, samples=samples, steps=steps, seed=seed, objective=objective,
-                            mode=mode, step_clip=step_clip, sampler=sampler, grad_max_mag=grad_max_mag,
-                            guide=guide, definition=definition, refine=refine, verify_n=verify_n,
-                            sem_tol=sem_tol / 100.0, max_arrangements=max_arrangements, out=out, workers=workers,
-                            scheduler=scheduler, device=device, skipped=skipped, command=invocation())
-        print("\n" + comparison_markdown(ev))
+            chosen, skipped = resolve_targets(targets, dim, data=data, definition=definition)
+            for s in skipped:
+                print(f"skipping target {s['target']:g} GPa: {s['reason']}")
+            ev = run_evaluation(chosen, model=model, dim=dim, samples=samples, steps=steps, seed=seed, objective=objective,
+                                mode=mode, step_clip=step_clip, sampler=sampler, grad_max_mag=grad_max_mag,
+                                guide=guide, definition=definition, refine=refine, verify_n=verify_n,
+                                sem_tol=sem_tol / 100.0, max_arrangements=max_arrangements, out=out, workers=workers,
+                                scheduler=scheduler, device=device, skipped=skipped, command=invocation())
+            print("\n" + comparison_markdown(ev))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished targets are kept in {out}/targets; continue with --resume", err=True)
+        raise typer.Exit(130) from None
     print(f"total {ev.seconds:.1f} s; tables, summary.md and figures in {out}/")
