@@ -72,7 +72,8 @@ def main() -> None:
                      "frac_5": frac_below(fresh, 0.05) if fresh else 0.0,
                      "top1_fresh_error": fresh[0] if fresh else None, "degenerate": degenerate,
                      "printed_errors": printed, "fresh_errors": fresh, "check": check, "stages": res.seconds,
-                     "designs": [f"{c.final_design.matrix.name} + {c.final_design.particle.name}" for c in returned]})
+                     "designs": [f"{c.final_design.matrix.name} + {c.final_design.particle.name}" for c in returned],
+                     "sources": [c.source for c in returned]})
 
 
 if __name__ == "__main__":
