@@ -78,6 +78,7 @@ while IFS='|' read -r name opts; do
   ( log "$name: start"
     timeout $(($(left) - 20)) $PY -m matdesign evaluate --targets "$TARGETS" --samples "$SAMPLES" $opts \
       --no-refine --max-arrangements 10 --workers "$W_EVAL" --device "$DEVICE" --out "$EVAL/$name" \
+      $([ -e "$EVAL/$name" ] && echo --resume) \
       > "$OUT/logs/$name.log" 2>&1
     log "$name: exit $?" ) &
 done <<< "$RUNS"
