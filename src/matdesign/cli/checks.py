@@ -175,6 +175,17 @@ def scheduler(value: str | None) -> str | None:
     return value
 
 
+def parallel_resume(workers_: int | None, scheduler_: str | None, resume: bool, overwrite: bool) -> None:
+    """The options of a resumable parallel job: --workers or --scheduler (not both), --resume or --overwrite
+    (not both)."""
+    if workers_ is not None and scheduler_ is not None:
+        raise InputError("pass either --workers or --scheduler, not both")
+    if resume and overwrite:
+        raise InputError("--resume and --overwrite exclude each other; pass one")
+    workers(workers_)
+    scheduler(scheduler_)
+
+
 def target(prop: str, value: float, option: str) -> float:
     """A design target: a positive modulus [GPa], or a Poisson ratio in (-1, 0.5)."""
     if prop == "nu":

@@ -58,12 +58,7 @@ def generate(
     checks.integer("--chunk", chunk, 1, 100_000, "samples per block")
     checks.seed(seed)
     checks.choice("--labels", labels, ("stiffness", "bulk", "none"))
-    if workers is not None and scheduler is not None:
-        raise InputError("pass either --workers or --scheduler, not both")
-    if resume and overwrite:
-        raise InputError("--resume and --overwrite exclude each other; pass one")
-    checks.workers(workers)
-    checks.scheduler(scheduler)
+    checks.parallel_resume(workers, scheduler, resume, overwrite)
     if device is not None:
         checks.device(device)
     paths.materials_csv(materials)

@@ -63,12 +63,7 @@ def evaluate_command(
     checks.percent("--sem-tol", sem_tol, "0.25 for a standard error of 0.25 % of K")
     checks.integer("--max-arrangements", max_arrangements, verify_n, 100_000,
                    f"the converged protocol starts with the paper protocol's --verify-n {verify_n} arrangements")
-    if workers is not None and scheduler is not None:
-        raise InputError("pass either --workers or --scheduler, not both")
-    if resume and overwrite:
-        raise InputError("--resume and --overwrite exclude each other; pass one")
-    checks.workers(workers)
-    checks.scheduler(scheduler)
+    checks.parallel_resume(workers, scheduler, resume, overwrite)
     checks.seed(seed)
     checks.device(device)
     model = paths.model(model, dim)
