@@ -9,6 +9,7 @@ from typing import Iterator
 
 from matdesign.cli import checks, paths
 from matdesign.errors import InputError
+from matdesign.targets import parse_target_list
 
 PROPERTIES = ("K", "G", "E", "nu")
 RANKS = ("robust", "error")
@@ -118,12 +119,7 @@ def check_targets(spec: str, data: Path | None, dim: int, definition: str = "cel
         if store_dim != dim:
             raise InputError(f"--data {data}: a {store_dim}D dataset, but --dim is {dim}")
     elif spec != "paper":
-        try:
-            values = [float(v) for v in spec.split(",") if v.strip()]
-        except ValueError:
-            raise InputError(f"--targets {spec!r}: expected dataset, paper or comma-separated numbers (GPa)") from None
-        if not values:
-            raise InputError("--targets: no target given")
+        values = parse_target_list(spec)
         for v in values:
             checks.target("K", v, "--targets")
             if definition != "paper":

@@ -54,6 +54,7 @@ from matdesign.materials import MaterialTable
 from matdesign.pipeline.design import (check_target, default_model_path, guided_fields, load_model,
                                        reachable_range, resolve_step_clip, sample_with_model)
 from matdesign.pipeline.refine import refine_volume_fraction
+from matdesign.targets import parse_target_list
 
 #: The paper's five evaluation targets K* [GPa] (Table 1; its own 2D K convention, see docs/physics.md).
 PAPER_TARGETS = {2: (4.8, 86.6, 168.5, 250.4, 332.2), 3: (0.9, 83.3, 165.6, 248.0, 330.3)}
@@ -111,12 +112,7 @@ def resolve_targets(spec: str, dim: int, *, data=None, table: MaterialTable | No
             raise InputError(f"{data} is a {read_meta(data)['dim']}D dataset, --dim is {dim}")
         preset = [float(t) for t in dataset_targets(data)]
     else:
-        try:
-            values = [float(v) for v in spec.split(",") if v.strip()]
-        except ValueError:
-            raise InputError(f"--targets {spec!r}: expected dataset, paper or comma-separated numbers (GPa)") from None
-        if not values:
-            raise InputError("--targets: no target given")
+        values = parse_target_list(spec)
         if unbounded:
             bad = [v for v in values if not (math.isfinite(v) and v > 0)]
             if bad:
