@@ -64,7 +64,7 @@ def run(args) -> None:
 
 def collect(args) -> None:
     out = {"description": __doc__.split("\n\n")[0], "reduced": True, "paper_table_1a": PAPER_TABLE_1A,
-           "machine": machine(), "samplers": {}}
+           "machine": machine(), "run_note": args.note, "samplers": {}}
     for sampler_dir in sorted(Path(args.out).iterdir()):
         results = sorted((json.loads(p.read_text()) for p in (sampler_dir / "targets").glob("K*.json")),
                          key=lambda r: r["target"])
@@ -130,6 +130,8 @@ def main() -> None:
     c = sub.add_parser("collect")
     c.add_argument("--out", default="runs/table1-paper-definition")
     c.add_argument("--json", default="docs/table1_paper_definition.json")
+    c.add_argument("--note", default="", help="how the runs were made (threads, load): the collecting process "
+                                              "only knows its own machine")
     args = ap.parse_args()
     (run if args.cmd == "run" else collect)(args)
 
