@@ -124,12 +124,12 @@ def _check(iterations, init_points, samples, runs, kappa, objective, eval_n, ver
 
 
 def _bayes_opt():
-    """The bayes_opt module, or an InputError naming the missing extra."""
+    """The bayes_opt module (a dependency of matdesign), or an InputError naming the missing package."""
     try:
         import bayes_opt
     except ImportError:
         raise InputError("the BO baseline needs the bayesian-optimization package: "
-                         "pip install 'matdesign[baselines]'") from None
+                         "pip install 'bayesian-optimization>=3.4' (it is a dependency of matdesign)") from None
     return bayes_opt
 
 

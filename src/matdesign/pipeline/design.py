@@ -423,7 +423,7 @@ def design(
     only: for ν it is skipped with a warning and ``settings["refine_note"]``); rank: "robust"
     (probability that an arrangement is within ``tolerance`` of the target) or "error"; tolerance and
     errors are relative to the target for the moduli and absolute for ν; materials: a CSV path or
-    MaterialTable restricting the designs (default: the model's table); step_clip: the guidance trust
+    MaterialTable restricting the designs (default: the built-in table); step_clip: the guidance trust
     region C (each sample's guidance step RMS ≤ C·√(1−ᾱ_t); beyond the paper); None → the default
     (:data:`DEFAULT_STEP_CLIP`), inf → the paper's unclipped step; definition: the property that
     verification, refinement, tolerance and ranking use — "composite" (default: the bulk composite,
