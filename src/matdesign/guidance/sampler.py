@@ -152,9 +152,7 @@ class GuidanceStep:
 def clip_norm(grad: torch.Tensor, max_norm: float) -> torch.Tensor:
     """``grad`` (B, C, *grid) with each sample scaled down to an L2 norm (over all its entries) of at most
     ``max_norm`` (the release's ``grad_max_mag`` clip; inf: unchanged)."""
-    norm = grad.flatten(1).norm(dim=1)
-    factor = torch.clamp(max_norm / norm.clamp_min(torch.finfo(grad.dtype).tiny), max=1.0)
-    return grad * factor.view(-1, *([1] * (grad.dim() - 1)))
+    return _shrink_per_sample(grad, grad.flatten(1).norm(dim=1), max_norm)
 
 
 def tfg_step(grad: torch.Tensor, config: GuidanceConfig) -> torch.Tensor:
@@ -183,9 +181,13 @@ def sampler_config(sampler: str, step_clip: float | None = None, **kwargs) -> Gu
 
 def clip_step(step: torch.Tensor, max_rms: float) -> torch.Tensor:
     """``step`` (B, C, *grid) with each sample scaled down to a root-mean-square of at most ``max_rms``."""
-    rms = step.pow(2).flatten(1).mean(1).sqrt()
-    factor = torch.clamp(max_rms / rms.clamp_min(torch.finfo(step.dtype).tiny), max=1.0)
-    return step * factor.view(-1, *([1] * (step.dim() - 1)))
+    return _shrink_per_sample(step, step.pow(2).flatten(1).mean(1).sqrt(), max_rms)
+
+
+def _shrink_per_sample(x: torch.Tensor, size: torch.Tensor, limit: float) -> torch.Tensor:
+    """``x`` (B, …) with sample b scaled by min(1, limit / size[b]): the common tail of the two clips."""
+    factor = torch.clamp(limit / size.clamp_min(torch.finfo(x.dtype).tiny), max=1.0)
+    return x * factor.view(-1, *([1] * (x.dim() - 1)))
 
 
 def _sync(device: torch.device) -> None:
