@@ -432,7 +432,7 @@ def design(
     its paper-cell value (``Candidate.cell``); closure (K with
     refinement only): after refining each sample's own pair, try other material pairs near the
     sample's phases ("model"), pairs from the whole table ("physics") or both (``search``, default
-    "both": the model's first), screened by a mean-field estimate, refined by FEM and verified on fresh
+    "both": the two sources take turns), screened by a mean-field estimate, refined by FEM and verified on fresh
     arrangements (:mod:`matdesign.pipeline.closure`), until ``top`` distinct valid designs are within
     ``tolerance`` or ``time_limit`` seconds (default :data:`DEFAULT_TIME_LIMIT`) have passed; without
     closure every sample's own pair is refined (the behaviour before 2026-12-07).
