@@ -152,7 +152,7 @@ def legend(result: DesignResult) -> list[tuple[str, str]]:
         (f"P({tol_text})", f"fraction of random arrangements within {tol_text} of the target; 'ranked by robust' "
                            "sorts by it (ties by error), 'ranked by error' by the error"),
         ("ρ [g/cm³]", "density of the composite"),
-        ("status", "design (within the tolerance, every validity rule kept) or miss, with the rules it breaks "
+        ("status", "design (mean within the tolerance by at least one standard error, every validity rule kept) or miss, with the rules it breaks "
                    "('unrefined': the time budget ended before its pair was refined)"),
         ("results.csv", "the same designs in plain columns (moduli in GPa, diameter in cell edges, density in "
                         "g/cm³); results_columns.csv gives the unit and meaning of every column"),
@@ -174,7 +174,8 @@ def _csv_legend(result: DesignResult) -> str:
             (p, unit, "mean over fresh random arrangements"), (f"{p}_sem", unit, "standard error of that mean"),
             (f"{p}_std", unit, "standard deviation over the arrangements"),
             (f"{p}_cell", unit, "the paper's single walled cell"),
-            ("within_tolerance", "-", "true when the design is within the tolerance of the target"),
+            ("within_tolerance", "-", "true when the design is a found design: valid, distinct, its mean within the "
+                                       "tolerance of the target by at least one standard error"),
             ("relative_error", "-", "|value − target| / target (absolute for nu); 0.01 = 1 %"),
             ("p_within_tolerance", "-", "fraction of random arrangements within the tolerance"),
             ("density", "g/cm³", "composite density"),
