@@ -1,0 +1,32 @@
+"""Argument checks shared by the library's public functions (the CLI's option checks are in
+:mod:`matdesign.cli.checks`). Each raises :class:`~matdesign.errors.InputError` naming the argument."""
+
+from __future__ import annotations
+
+import numbers
+
+from matdesign.errors import InputError
+
+
+def check_integers(low: int = 1, **values) -> None:
+    """Each keyword ``name=value`` must be an integer (not a bool) ≥ ``low``."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise InputError(f"{name}={value!r}: must be an integer >= {low}")
+
+
+def check_dim(dim) -> int:
+    """The spatial dimension: 2 or 3."""
+    if isinstance(dim, bool) or dim not in (2, 3):
+        raise InputError(f"dim={dim!r}: must be 2 or 3")
+    return int(dim)
+
+
+def check_device(device: str) -> str:
+    """``device`` ("cpu", "cuda", "cuda:N"); a CUDA device only where torch sees a GPU."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
+    return device
