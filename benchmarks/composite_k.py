@@ -2,7 +2,7 @@
 
     python benchmarks/composite_k.py [--dim 2|3] [--threads N]
 
-``matdesign.evaluate.verify(design, definition="composite", adaptive=True, rel_sem_tol=0.0025)``
+``matdesign.verification.verify(design, definition="composite", adaptive=True, rel_sem_tol=0.0025)``
 (8 RVEs — fewer give an unreliable standard error — then 4 more at a time, at most 200) for designs from low to high contrast. Prints a markdown
 table: RVEs needed, K, standard error, wall seconds (placement + FEM).
 """
@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from matdesign.evaluate import verify
+from matdesign.verification import verify
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from common import RowLog, frac_below
 
-from matdesign.evaluate import density
+from matdesign.verification import density
 from matdesign.pipeline.design import design
 
 

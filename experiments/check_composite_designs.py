@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from common import RowLog
-from matdesign.evaluate import verify
-from matdesign.evaluate.definition import get_definition
+from matdesign.verification import verify
+from matdesign.verification.definition import get_definition
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 

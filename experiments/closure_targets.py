@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from common import RowLog, frac_below
-from matdesign.evaluate import verify
+from matdesign.verification import verify
 from matdesign.pipeline.design import design
 from matdesign.pipeline.validity import validity_flags
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from matdesign import provenance
 from matdesign.atomic import write_text_atomic
 from matdesign.diffusion import make_sampling_scheduler
 from matdesign.fem import Homogenizer, effective_stiffness, isotropic_projection
@@ -69,7 +69,7 @@ def main() -> None:
     config = {"steps": args.steps, "samples": args.samples, "seed": args.seed}
     tic = time.perf_counter()
     unguided = sample(net, None, samples=args.samples, steps=args.steps, seed=args.seed, mode="unguided")
-    record = {"model": args.model, "machine": platform.processor() or platform.machine(), **config,
+    record = {"model": args.model, "machine": provenance.machine()["processor"], **config,
               "unguided": moduli(net, unguided), "guided": {}}
     for name, J in objectives.items():
         m = moduli(net, sample(net, J, samples=args.samples, steps=args.steps, seed=args.seed))

@@ -17,7 +17,7 @@ import torch
 
 from common import TARGETS_2D, RowLog, frac_below
 
-from matdesign.evaluate.verify import sample_K
+from matdesign.verification.verify import sample_K
 from matdesign.guidance import GuidanceConfig, TargetBulkModulus
 from matdesign.pipeline.design import load_model, sample_with_model
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from common import RowLog
-from matdesign.evaluate.verify import stochastic_round
+from matdesign.verification.verify import stochastic_round
 from matdesign.fem import bulk_modulus
 from matdesign.materials import MaterialTable
 from matdesign.microstructure.placement import particle_volume

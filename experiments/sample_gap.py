@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from common import RowLog
-from matdesign.evaluate import sample_property
+from matdesign.verification import sample_property
 from matdesign.pipeline.design import guided_fields, load_model, resolve_step_clip
 
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import torch
 
+from matdesign import provenance
 from matdesign.pipeline.evaluation import PAPER_TARGETS, run_evaluation
 
 #: The paper's Table 1a (2D, 200 samples per target averaged over 3 model seeds; its own K definition).
@@ -39,9 +38,9 @@ KEYS = ("frac_1", "cov_1", "frac_5", "cov_5", "frac_sample_1", "frac_sample_5", 
 
 
 def machine() -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+    m = provenance.machine()
+    return {"platform": m["platform"], "processor": m["processor"], "cpus": m["cores"], "torch": provenance.version("torch"),
+            "torch_threads": m["torch_threads"], "OMP_NUM_THREADS": m["OMP_NUM_THREADS"]}
 
 
 def run(args) -> None:

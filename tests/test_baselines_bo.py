@@ -12,7 +12,7 @@ from matdesign.baselines.bo import (PARAMS, bayesian_optimization, design_to_the
                                     theta_to_design)
 from matdesign.cli.main import main
 from matdesign.errors import InputError
-from matdesign.evaluate import verify
+from matdesign.verification import verify
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design
 

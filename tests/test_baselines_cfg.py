@@ -13,7 +13,7 @@ from matdesign.baselines.cfg import GUIDANCE_SCALE, classifier_free_guidance, co
 from matdesign.cli.main import main
 from matdesign.diffusion import Config, DiffusionModel, build_unet, cfg_denoiser, load_config, sample
 from matdesign.errors import InputError
-from matdesign.evaluate import sample_K, verify
+from matdesign.verification import sample_K, verify
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 from matdesign.pipeline.design import reachable_range

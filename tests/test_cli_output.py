@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from matdesign.evaluate import Verification
+from matdesign.verification import Verification
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 from matdesign.pipeline.design import Candidate, DesignResult, rank_candidates

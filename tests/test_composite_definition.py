@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from matdesign.errors import InputError
-from matdesign.evaluate import verify
-from matdesign.evaluate.definition import DEFINITIONS, get_definition
-from matdesign.evaluate.verify import arrangement
+from matdesign.verification import verify
+from matdesign.verification.definition import DEFINITIONS, get_definition
+from matdesign.verification.verify import arrangement
 from matdesign.fem import bulk_from_young, bulk_modulus, voigt_reuss_bounds
 from matdesign.materials import Material, MaterialTable
 from matdesign.microstructure import Design
@@ -79,7 +79,7 @@ def test_unknown_definition_is_one_clear_error():
 
 
 def test_systematic_counts_keep_the_design_volume_fraction():
-    from matdesign.evaluate.verify import systematic_counts
+    from matdesign.verification.verify import systematic_counts
 
     rng = np.random.default_rng(0)
     for x, n in [(4.24, 10), (21.5, 7), (0.3, 4), (3.0, 5)]:

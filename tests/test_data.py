@@ -195,7 +195,7 @@ def test_resume_with_other_settings_is_refused(reference, tmp_path, change, matc
 def test_bad_inputs(tmp_path, reference, capsys):
     with pytest.raises(InputError, match="materials: file not found"):
         generate_dataset(tmp_path / "a", materials=tmp_path / "none.csv", **ARGS)
-    with pytest.raises(InputError, match="n must be"):
+    with pytest.raises(InputError, match="n=0: must be an integer >= 1"):
         generate_dataset(tmp_path / "a", **{**ARGS, "n": 0})
     with pytest.raises(InputError, match="resume and overwrite"):
         generate_dataset(tmp_path / "a", resume=True, overwrite=True, **ARGS)
@@ -285,6 +285,6 @@ def test_batched_torch_labels_equal_the_default_path():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
 def test_cuda_labelling_without_gpu_is_an_input_error(tmp_path):
-    with pytest.raises(InputError, match="CUDA device"):
+    with pytest.raises(InputError, match="device=.cuda.: no CUDA GPU"):
         generate_dataset(tmp_path / "ds", workers=0, progress=False, device="cuda", **ARGS)
     assert not (tmp_path / "ds").exists()

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from matdesign.evaluate import Verification, verify
+from matdesign.verification import Verification, verify
 from matdesign.fem import bulk_from_young
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design

@@ -11,7 +11,7 @@ import pytest
 
 from matdesign.cli.main import main
 from matdesign.errors import InputError
-from matdesign.evaluate import Verification, verify
+from matdesign.verification import Verification, verify
 from matdesign.fem import bulk_from_young, effective_stiffness
 from matdesign.materials import Material, MaterialTable
 from matdesign.microstructure import Design, generate

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from matdesign.errors import InputError
-from matdesign.evaluate import MetricsTable, Record, Verification, metrics, stochastic_round
+from matdesign.evaluate import MetricsTable, Record, metrics
+from matdesign.verification import Verification, stochastic_round
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 

@@ -10,7 +10,8 @@ import torch
 
 from matdesign.cli.main import main
 from matdesign.errors import InputError
-from matdesign.evaluate import MetricsTable, Record, Verification, verify
+from matdesign.evaluate import MetricsTable, Record
+from matdesign.verification import Verification, verify
 from matdesign.fem import bulk_from_young
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from matdesign.errors import InputError
-from matdesign.evaluate import sample_K, verify
+from matdesign.verification import sample_K, verify
 from matdesign.evaluate.quality import degeneracy, evaluate_samples, k_distance, noise_floor, valid_fraction
 from matdesign.backproject import backproject
 from matdesign.materials import MaterialTable

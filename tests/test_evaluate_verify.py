@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from matdesign.errors import InputError
-from matdesign.evaluate import sample_K, verify
+from matdesign.verification import sample_K, verify
 from matdesign.fem import bulk_from_young, bulk_modulus
 from matdesign.materials import Material
 from matdesign.microstructure import Design, generate
@@ -110,8 +110,8 @@ def test_sample_K_single_and_batched():
 def test_cell_and_paper_definitions_share_the_arrangements_but_not_the_load():
     """"cell" (formerly "paper") is the walled cell with affine bc; "paper" is the same arrangement under the
     official release's uniaxial load (:func:`matdesign.fem.release_modulus`); only K is defined in it."""
-    from matdesign.evaluate.definition import DEFINITIONS
-    from matdesign.evaluate.verify import arrangement
+    from matdesign.verification.definition import DEFINITIONS
+    from matdesign.verification.verify import arrangement
     from matdesign.fem import release_modulus
 
     cell, paper = DEFINITIONS["cell"], DEFINITIONS["paper"]

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from matdesign.cli.main import main
-from matdesign.evaluate.verify import arrangement
+from matdesign.verification.verify import arrangement
 from matdesign.errors import InputError
-from matdesign.evaluate import Verification, verify
+from matdesign.verification import Verification, verify
 from matdesign.fem import bulk_from_young, bulk_modulus
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import numbers
+import re
 
 from matdesign.errors import InputError
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
 def check_integers(low: int = 1, **values) -> None:
@@ -22,11 +25,18 @@ def check_dim(dim) -> int:
     return int(dim)
 
 
-def check_device(device: str) -> str:
-    """``device`` ("cpu", "cuda", "cuda:N"); a CUDA device only where torch sees a GPU."""
-    if str(device).startswith("cuda"):
+def check_device(device) -> str:
+    """``device``: "cpu", "cuda" or "cuda:N" (a string or a :class:`torch.device`); a CUDA device only where
+    torch sees that GPU. Returns it as a string."""
+    text = str(device)
+    if not _DEVICE.match(text):
+        raise InputError(f"device={text!r}: must be 'cpu', 'cuda' or 'cuda:N'")
+    if text.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
-    return device
+            raise InputError(f"device={text!r}: no CUDA GPU is available on this machine")
+        count = torch.cuda.device_count()
+        if ":" in text and int(text.split(":")[1]) >= count:
+            raise InputError(f"device={text!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+    return text

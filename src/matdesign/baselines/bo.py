@@ -5,10 +5,10 @@ A Gaussian process (bayes_opt, Matern 5/2) models the objective over the relaxed
 over the material table, the particle radius and volume fraction mapped linearly from the dataset's
 ranges (DIAMETER_RANGE / 2, VOLUME_FRACTION_RANGE). UCB μ + κσ (κ = 1) picks the next θ. As in the
 paper, a suggested θ is projected to the nearest real materials, evaluated on fresh random
-arrangements exactly like :func:`matdesign.evaluate.verify` (K_θ, n arrangements) and the value is
+arrangements exactly like :func:`matdesign.verification.verify` (K_θ, n arrangements) and the value is
 registered at both the suggested and the projected θ. ``relaxed=True`` instead evaluates the
 continuous materials themselves during the search (projection only for the final designs).
-``definition`` ("composite" by default, "cell" or "paper": :mod:`matdesign.evaluate.definition`) is what K_θ
+``definition`` ("composite" by default, "cell" or "paper": :mod:`matdesign.verification.definition`) is what K_θ
 is, in the search and in the final verification; other designs also carry their paper-cell K
 (``Candidate.cell``), as ``matdesign design`` does.
 
@@ -31,9 +31,9 @@ from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
 from matdesign.errors import InputError
-from matdesign.evaluate import verify
-from matdesign.evaluate.definition import DEFAULT_DEFINITION, get_definition
-from matdesign.evaluate.verify import arrangement
+from matdesign.verification import verify
+from matdesign.verification.definition import DEFAULT_DEFINITION, get_definition
+from matdesign.verification.verify import arrangement
 from matdesign.materials import Material, MaterialTable
 from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design
 from matdesign.pipeline.design import (Candidate, DesignResult, check_ranking, check_target, rank_candidates,

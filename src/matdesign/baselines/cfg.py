@@ -12,7 +12,7 @@ is 1 + w.) Combining v instead of ε is the same guidance: at fixed x_t, v is af
 weights sum to one. No FEM gradient is used during sampling. Each sample is then backprojected to real
 materials, its K_s computed, and verified on fresh random arrangements and ranked exactly like
 ``matdesign design`` (no volume-fraction refinement), in ``definition`` ("composite" by default, "cell"
-or "paper": :mod:`matdesign.evaluate.definition`); other than "cell" designs also carry their paper-cell K
+or "paper": :mod:`matdesign.verification.definition`); other than "cell" designs also carry their paper-cell K
 (``Candidate.cell``).
 """
 
@@ -30,8 +30,8 @@ from tqdm.auto import tqdm
 from matdesign.backproject import backproject_batch
 from matdesign.diffusion import DiffusionModel, sample
 from matdesign.errors import InputError
-from matdesign.evaluate import sample_K, verify
-from matdesign.evaluate.definition import DEFAULT_DEFINITION, get_definition
+from matdesign.verification import sample_K, verify
+from matdesign.verification.definition import DEFAULT_DEFINITION, get_definition
 from matdesign.materials import MaterialTable
 from matdesign.pipeline.design import (Candidate, DesignResult, check_ranking, check_target, rank_candidates,
                                        resolve_table)

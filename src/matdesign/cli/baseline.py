@@ -60,7 +60,7 @@ def bo_command(
     with run_staged(out, kind="baseline-bo", overwrite=overwrite) as (folder, command):
         from matdesign.atomic import write_text_atomic
         from matdesign.baselines.bo import bayesian_optimization
-        from matdesign.cli.design import _versions
+        from matdesign.provenance import versions
         from matdesign.pipeline.output import print_result, save_result
 
         result = bayesian_optimization(target_K, dim=dim, size=size, samples=samples, runs=runs, iterations=iterations,
@@ -72,8 +72,8 @@ def bo_command(
                    f"{dim}D {result.size}^{dim} grid, {runs} run(s) × {iterations} UCB iterations, "
                    f"{samples} designs per run, K in the {result.settings['definition']} definition, "
                    f"total {result.total_seconds:.1f} s")
-        versions = {**_versions(), "bayes_opt": result.settings["bayes_opt"]}
-        save_result(result, folder, top=top, command=command, versions=versions, summary=summary,
+        save_result(result, folder, top=top, command=command,
+                    versions={**versions(), "bayes_opt": result.settings["bayes_opt"]}, summary=summary,
                     title="matdesign BO baseline report")
         write_text_atomic(folder / "bo_trace.json", json.dumps(
             [{"run": r.run, "seed": r.seed, "seconds": r.seconds, "evaluations": r.trace} for r in result.runs],
@@ -120,7 +120,7 @@ def cfg_command(
     paths.output_folder("--out", out)
     with run_staged(out, kind="baseline-cfg", overwrite=overwrite) as (folder, command):
         from matdesign.baselines.cfg import classifier_free_guidance
-        from matdesign.cli.design import _versions
+        from matdesign.provenance import versions
         from matdesign.pipeline.output import print_result, save_result
 
         result = classifier_free_guidance(target_K, model=model, samples=samples, steps=steps,
@@ -134,6 +134,6 @@ def cfg_command(
                    f"model {s['model']} (step {s['model_step']}, K range {s['condition_K'][0]:.3g}–"
                    f"{s['condition_K'][1]:.3g} GPa), K in the {s['definition']} definition, "
                    f"total {result.total_seconds:.1f} s")
-        save_result(result, folder, top=top, command=command, versions=_versions(), summary=summary,
+        save_result(result, folder, top=top, command=command, versions=versions(), summary=summary,
                     title="matdesign CFG baseline report")
     print(f"results: {out}/results.json, report: {out}/report.html")

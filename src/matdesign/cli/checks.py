@@ -15,7 +15,7 @@ from matdesign.errors import InputError
 SEED_LIMIT = 2**32
 """Seeds are unsigned 32-bit integers (numpy and torch generators accept them all)."""
 DEFINITIONS = ("composite", "composite-fine", "cell", "paper")
-"""The K definitions (``matdesign.evaluate.definition.DEFINITIONS``, kept here to answer without importing it)."""
+"""The K definitions (``matdesign.verification.definition.DEFINITIONS``, kept here to answer without importing it)."""
 SAMPLE_BYTES_PER_VOXEL = 7_500
 """Memory of one guided sample per voxel of its grid: measured ≈ 30 MB per 64² sample (peak RSS of
 ``design --samples 1`` vs ``--samples 4``, 2D); used for 3D too (an estimate)."""

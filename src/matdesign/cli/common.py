@@ -129,7 +129,7 @@ def check_targets(spec: str, data: Path | None, dim: int, definition: str = "cel
 @contextlib.contextmanager
 def run_staged(out: Path, *, kind: str, overwrite: bool) -> Iterator[tuple[Path, str]]:
     """(the partial folder to write into, the command line) of a run written as a unit into ``out``."""
-    from matdesign.cli.main import invocation
+    from matdesign.cli.invocation import invocation
     from matdesign.cli.rundir import staged
 
     command = invocation()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -51,6 +49,7 @@ def generate(
 ) -> None:
     """Sample designs, generate microstructures, label them with the FEM and store them."""
     from matdesign.cli import checks, paths
+    from matdesign.cli.invocation import invocation
 
     checks.dim(dim)
     checks.grid_size(size, dim, per_item=1)
@@ -69,7 +68,7 @@ def generate(
     try:
         path = generate_dataset(
             out, dim=dim, size=size, n=n, seed=seed, materials=materials, workers=workers, scheduler=scheduler,
-            resume=resume, overwrite=overwrite, chunk=chunk, labels="none" if no_labels else labels, device=device, command=shlex.join(["matdesign", *sys.argv[1:]]),
+            resume=resume, overwrite=overwrite, chunk=chunk, labels="none" if no_labels else labels, device=device, command=invocation(),
         )
     except KeyboardInterrupt:
         typer.echo(f"interrupted: finished blocks are kept in {out}/parts; continue with --resume", err=True)

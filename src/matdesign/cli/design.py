@@ -13,20 +13,6 @@ def register(app: typer.Typer) -> None:
     app.command("design")(design_command)
 
 
-def _versions() -> dict[str, str]:
-    import platform
-
-    import diffusers
-    import numpy
-    import scipy
-    import torch
-
-    import matdesign
-
-    return {"matdesign": matdesign.__version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "diffusers": diffusers.__version__}
-
-
 def design_command(
     target_K: Optional[float] = typer.Option(None, "--target-K", help="Target effective bulk modulus K* [GPa] (2D: plane-stress K); same as --property K --target."),
     prop: str = typer.Option("K", "--property", help="Target property: K (bulk), G (shear), E (Young's) modulus [GPa] or nu (Poisson ratio); isotropic estimates, 2D plane stress."),
@@ -64,6 +50,7 @@ def design_command(
     with run_staged(out, kind="design", overwrite=overwrite) as (folder, command):
         from matdesign.pipeline.design import design
         from matdesign.pipeline.output import print_result, save_result
+        from matdesign.provenance import versions
 
         result = design(chosen, property=prop, dim=dim, samples=samples, steps=steps,
                         materials=materials, density_weight=density_weight, objective=objective, refine=refine,
@@ -71,5 +58,5 @@ def design_command(
                         seed=seed, step_clip=step_clip, definition=definition, closure=closure, search=search,
                         top=top, time_limit=time_limit)
         print_result(result, top)
-        save_result(result, folder, top=top, command=command, versions=_versions())
+        save_result(result, folder, top=top, command=command, versions=versions())
     print(f"results: {out}/results.json, report: {out}/report.html")

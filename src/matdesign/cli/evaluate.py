@@ -45,7 +45,7 @@ def evaluate_command(
     writes Table-1-style tables, summary.md, evaluation.json and figures into --out."""
     from matdesign.cli import checks, paths
     from matdesign.cli.common import OBJECTIVES, check_sampling, check_targets
-    from matdesign.cli.main import invocation
+    from matdesign.cli.invocation import invocation
     from matdesign.cli.rundir import in_place
 
     checks.dim(dim)

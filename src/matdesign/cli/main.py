@@ -7,6 +7,7 @@ import sys
 import typer
 
 from matdesign.cli.boundary import guarded
+from matdesign.cli.invocation import set_argv
 
 app = typer.Typer(
     name="matdesign",
@@ -45,19 +46,9 @@ def _register() -> None:
     evaluate.register(app)
 
 
-_ARGV: list[str] = []
-
-
-def invocation() -> str:
-    """The command line of the running ``matdesign`` call, for reports and metadata."""
-    import shlex
-
-    return "matdesign " + " ".join(shlex.quote(a) for a in _ARGV)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app behind the error boundary (:mod:`matdesign.cli.boundary`); return the exit code."""
-    _ARGV[:] = sys.argv[1:] if argv is None else list(argv)
+    set_argv(sys.argv[1:] if argv is None else list(argv))  # read back by matdesign.cli.invocation.invocation()
     _register()
     return guarded(lambda: app(args=argv, standalone_mode=False))
 

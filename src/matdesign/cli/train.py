@@ -28,7 +28,7 @@ def train(
     (the config's batch_size is the global batch, split over the N processes).
     """
     from matdesign.cli import checks, paths
-    from matdesign.cli.main import invocation
+    from matdesign.cli.invocation import invocation
     from matdesign.cli.rundir import in_place
 
     paths.config_yaml("--config", config)

@@ -21,6 +21,8 @@ from matdesign.data.samples import LABEL_MODES, make_block
 from matdesign.data.store import STORE_NAME, read_meta, write_store
 from matdesign.errors import InputError
 from matdesign.filelock import locked
+from matdesign.provenance import versions
+from matdesign.validate import check_device, check_dim, check_integers
 
 PROGRESS_NAME = "progress.json"
 PARTS_NAME = "parts"
@@ -41,35 +43,12 @@ def load_table(materials: str | Path | None):
 
 
 def _check_args(dim: int, size: int, n: int, seed: int, chunk: int, resume: bool, overwrite: bool) -> None:
-    if dim not in (2, 3):
-        raise InputError(f"dim must be 2 or 3, got {dim}")
-    for name, value, low in (("size", size, 4), ("n", n, 1), ("chunk", chunk, 1), ("seed", seed, 0)):
-        if value < low:
-            raise InputError(f"{name} must be >= {low}, got {value}")
+    check_dim(dim)
+    check_integers(low=4, size=size)
+    check_integers(n=n, chunk=chunk)
+    check_integers(low=0, seed=seed)
     if resume and overwrite:
         raise InputError("resume and overwrite exclude each other; pass one")
-
-
-def _check_device(device: str | None) -> None:
-    import torch
-
-    if device in (None, "cpu"):
-        return
-    if not (str(device).startswith("cuda") and torch.cuda.is_available()):
-        raise InputError(f"device={device!r}: must be 'cpu' or a CUDA device on a machine with a GPU")
-
-
-def _versions() -> dict:
-    """Versions of Python and the packages that shape the data."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for pkg in ("matdesign", "numpy", "scipy", "torch", "h5py", "dask", "distributed"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
 
 
 def _meta(table, config: dict, materials, command: str) -> dict:
@@ -81,7 +60,7 @@ def _meta(table, config: dict, materials, command: str) -> dict:
         "units": {"E": "GPa", "nu": "-", "rho": "g/cm^3", "K": "GPa", "C": "GPa (Voigt)", "diameter": "cell"},
         "normalization": table.normalization.to_dict(),
         "materials": {"source": str(materials) if materials else "builtin", "csv": table.to_csv_text()},
-        "versions": _versions(),
+        "versions": versions(),
         "command": command,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -141,7 +120,8 @@ def generate_dataset(
     "none" the fields alone (``K``, ``C`` = NaN). ``device="cuda"`` labels each block as one batch on the GPU.
     """
     _check_args(dim, size, n, seed, chunk, resume, overwrite)
-    _check_device(device)
+    if device is not None:
+        check_device(device)
     if labels not in LABEL_MODES:
         raise InputError(f"labels={labels!r}: must be one of {', '.join(LABEL_MODES)}")
     table = load_table(materials)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from matdesign.data.parts import finished_blocks, part_path, read_part, write_part
 from matdesign.errors import InputError
+from matdesign.validate import check_integers
 
 
 def default_workers() -> int:
@@ -31,8 +32,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     """A ``distributed.Client``: to ``scheduler`` if given, else to a new ``LocalCluster`` of
     ``workers`` single-threaded processes (default: one per core). Yields ``None`` (run in-process)
     when ``workers`` is 0 or 1 and no scheduler is given."""
-    if workers is not None and workers < 0:
-        raise InputError(f"workers must be >= 0, got {workers}")
+    if workers is not None:
+        check_integers(low=0, workers=workers)
     if scheduler is None and workers in (0, 1):
         yield None
         return

@@ -39,6 +39,7 @@ from matdesign.diffusion.train_state import (
 )
 from matdesign.diffusion.unet import build_unet
 from matdesign.errors import InputError
+from matdesign.validate import check_device
 
 LOG_NAME = "loss.csv"
 _RESUME_FREE = ("checkpoint_every", "log_every")  # training keys that may change on resume
@@ -159,9 +160,7 @@ def train(config: Config | dict | str | os.PathLike, dataset, out_dir: str | os.
     cfg = config if isinstance(config, Config) else (
         Config.from_dict(config) if isinstance(config, dict) else load_config(config))
     tc = cfg.training
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' requested but no CUDA GPU is available")
+    device = torch.device(check_device(device))
     # bf16 autocast stays ours (training.mixed_precision). accelerate's state is process-wide and keeps
     # its first device (cpu=True after cuda would raise); a single process trains on `device` anyway.
     accelerator = Accelerator(cpu=device.type == "cpu" and not is_initialized(), mixed_precision="no")

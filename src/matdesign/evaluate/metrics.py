@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matdesign.errors import InputError
-from matdesign.evaluate.verify import Verification
+from matdesign.verification.verify import Verification, density
 from matdesign.materials import chunk_index
 from matdesign.microstructure import Design
 
@@ -31,12 +31,6 @@ class Record:
 def relative_error(K, target: float) -> np.ndarray:
     """ε_r = |K − K*| / K* (nan where K is nan)."""
     return np.abs(np.asarray(K, dtype=np.float64) - target) / target
-
-
-def density(design: Design) -> float:
-    """Volume-fraction-weighted mean density [g/cm³] of a design."""
-    vf = design.volume_fraction
-    return (1.0 - vf) * design.matrix.rho + vf * design.particle.rho
 
 
 def design_chunks(design: Design) -> set[int]:

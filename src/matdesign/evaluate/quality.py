@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
-from matdesign.evaluate.verify import sample_K, verify
+from matdesign.verification.verify import sample_K, verify
 from matdesign.microstructure import Design
 
 DEGENERATE = ("no_particles", "all_particle", "one_phase", "same_material")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from matdesign.errors import InputError
+from matdesign.validate import check_dim, check_integers
 from matdesign.fem.backends import CondenseBackend, PCGBackend, ScipyBackend
 from matdesign.fem.elements import VOIGT_PAIRS
 from matdesign.fem.grid import VoxelGrid
@@ -80,10 +81,8 @@ class Homogenizer:
     def __init__(self, dim: int, size: int, *, device="cpu", dtype=torch.float64, solver: str = "auto",
                  tol: float = 1e-10, maxiter: int = 1000, warm_start: bool = True, chunk: int | None = None,
                  deflation: bool = True, bc: str = "affine"):
-        if dim not in (2, 3):
-            raise InputError(f"dim={dim!r}: must be 2 or 3")
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
-            raise InputError(f"size={size!r}: must be an integer >= 2")
+        check_dim(dim)
+        check_integers(low=2, size=size)
         if solver not in SOLVERS:
             raise InputError(f"solver={solver!r}: must be one of {', '.join(SOLVERS)}")
         if not (0 < tol < 1):

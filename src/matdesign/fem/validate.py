@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from matdesign.errors import InputError
+from matdesign.validate import check_dim
 
 
 def as_fields(E, nu, dim: int, size: int | None = None) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -14,8 +15,7 @@ def as_fields(E, nu, dim: int, size: int | None = None) -> tuple[torch.Tensor, t
     Returns ``(E, nu, was_numpy)``. Numpy (or Python) input becomes float64 CPU tensors; torch input
     keeps its device, dtype and autograd graph. Raises :class:`InputError` naming the problem.
     """
-    if dim not in (2, 3):
-        raise InputError(f"dim={dim!r}: must be 2 or 3")
+    check_dim(dim)
     was_numpy = not (isinstance(E, torch.Tensor) or isinstance(nu, torch.Tensor))
     ref = E if isinstance(E, torch.Tensor) else nu if isinstance(nu, torch.Tensor) else None
     E, nu = (_to_tensor(x, name, ref) for x, name in ((E, "E"), (nu, "nu")))

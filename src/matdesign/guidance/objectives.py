@@ -18,6 +18,7 @@ import torch
 
 from matdesign import fem
 from matdesign.errors import InputError
+from matdesign.validate import check_dim
 
 
 class EffectiveProperties:
@@ -263,8 +264,8 @@ class TargetPoissonRatio(Objective):
     uses_stiffness: ClassVar[bool] = True
 
     def __post_init__(self):
-        if self.dim not in (None, 2, 3):
-            raise InputError(f"dim={self.dim!r}: must be 2 or 3")
+        if self.dim is not None:
+            check_dim(self.dim)
         try:
             target = float(self.target)
         except (TypeError, ValueError):

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from matdesign.errors import InputError
+from matdesign.validate import check_dim, check_integers
 from matdesign.materials import Material
 from matdesign.microstructure.placement import particle_volume, place_particles
 from matdesign.microstructure.structure import Microstructure
@@ -59,10 +60,8 @@ def _check(matrix, particle, diameter, volume_fraction, size, dim, n_particles) 
     for name, value in (("matrix", matrix), ("particle", particle)):
         if not isinstance(value, Material):
             raise InputError(f"{name}={value!r}: expected a matdesign.materials.Material")
-    if dim not in (2, 3):
-        raise InputError(f"dim={dim!r}: must be 2 or 3")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
-        raise InputError(f"size={size!r}: must be an integer >= 2")
+    check_dim(dim)
+    check_integers(low=2, size=size)
     if not (isinstance(diameter, (int, float, np.number)) and math.isfinite(diameter) and diameter >= 0):
         raise InputError(f"diameter={diameter!r}: must be a finite number >= 0")
     if not (
@@ -71,7 +70,5 @@ def _check(matrix, particle, diameter, volume_fraction, size, dim, n_particles) 
         and 0 <= volume_fraction <= 1
     ):
         raise InputError(f"volume_fraction={volume_fraction!r}: must be in [0, 1]")
-    if n_particles is not None and (
-        isinstance(n_particles, bool) or not isinstance(n_particles, (int, np.integer)) or n_particles < 0
-    ):
-        raise InputError(f"n_particles={n_particles!r}: must be an integer >= 0")
+    if n_particles is not None:
+        check_integers(low=0, n_particles=n_particles)

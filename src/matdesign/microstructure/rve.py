@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from matdesign.errors import InputError
+from matdesign.validate import check_integers
 from matdesign.materials import Material
 from matdesign.microstructure.generate import _check, generate
 from matdesign.microstructure.periodic import METHODS, place_periodic, rounded_count
@@ -49,8 +50,7 @@ def generate_rve(
     """
     if placement not in PLACEMENTS:
         raise InputError(f"placement={placement!r}: must be one of {PLACEMENTS}")
-    if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)) or cells < 1:
-        raise InputError(f"cells={cells!r}: must be an integer >= 1")
+    check_integers(cells=cells)
     rng = np.random.default_rng() if rng is None else rng
     if placement == "paper":
         if cells != 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from matdesign.errors import InputError
+from matdesign.validate import check_dim
 from matdesign.microstructure.design import Design
 
 VOLUME_FRACTION_RANGE = {2: (0.05, 0.5), 3: (0.05, 0.45)}
@@ -21,8 +22,7 @@ def sample_design(table, rng: np.random.Generator, dim: int) -> Design:
     ``table`` is a MaterialTable (uses ``chunk_index()``, ``nonempty_chunks()`` and ``table[i]``).
     ``diagnostics`` records the table rows and chunks drawn.
     """
-    if dim not in (2, 3):
-        raise InputError(f"dim={dim!r}: must be 2 or 3")
+    check_dim(dim)
     chunks = np.asarray(table.chunk_index())
     nonempty = np.asarray(table.nonempty_chunks())
     if nonempty.size == 0:

@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 
 from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
-from matdesign.evaluate import PROPERTIES, Verification, check_property, density, sample_property, verify
-from matdesign.evaluate.definition import DEFAULT_DEFINITION, get_definition
+from matdesign.verification import PROPERTIES, Verification, check_property, density, sample_property, verify
+from matdesign.verification.definition import DEFAULT_DEFINITION, get_definition
 from matdesign.fem import bulk_from_young
 from matdesign.fem.moduli import young_poisson
 from matdesign.guidance import (

@@ -16,7 +16,7 @@ K_θ are the ones ``matdesign design`` reports. Verification runs on Dask worker
 ``OUT/targets/K<K*>.json`` (fields in ``.npz``, their SHA-256 in the JSON) as soon as it is done; a rerun
 with the same settings skips those targets, and names and recomputes a damaged one (JSON or npz).
 
-``definition`` (:mod:`matdesign.evaluate.definition`): what K_θ is — "cell" (default: the paper's walled
+``definition`` (:mod:`matdesign.verification.definition`): what K_θ is — "cell" (default: the paper's walled
 cell with affine boundary conditions, in which the documented tables are stated; called "paper" in results
 written before 2026-12-07), "paper" (the official release's uniaxial quantity, in which the paper's Table 1
 numbers are) or "composite" (the bulk composite: periodic RVEs). Every final design also carries the other definition's
@@ -45,8 +45,9 @@ from tqdm.auto import tqdm
 from matdesign.atomic import atomic_path, write_text_atomic
 from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError, InputNote
-from matdesign.evaluate import MetricsTable, Record, metrics, sample_K, verify
-from matdesign.evaluate.definition import get_definition
+from matdesign.evaluate import MetricsTable, Record, metrics
+from matdesign.verification import sample_K, verify
+from matdesign.verification.definition import get_definition
 from matdesign.guidance import SAMPLERS, sampler_config
 from matdesign.guidance.objectives import GUIDE_DEFINITIONS
 from matdesign.guidance.sampler import TFG_GRAD_MAX_MAG

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from matdesign.atomic import write_text_atomic
-from matdesign.evaluate import PROPERTIES, density
-from matdesign.evaluate.verify import arrangement
+from matdesign.verification import PROPERTIES, density
+from matdesign.verification.verify import arrangement
 from matdesign.microstructure import render_png
 from matdesign.pipeline.design import Candidate, DesignResult, shown_candidates
 from matdesign.pipeline.report import figure_png, write_report

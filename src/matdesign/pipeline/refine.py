@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from matdesign.errors import InputError
-from matdesign.evaluate import Verification, verify
+from matdesign.verification import Verification, verify
 from matdesign.microstructure import Design
 from matdesign.microstructure.sampling import VOLUME_FRACTION_RANGE
 
@@ -52,7 +52,7 @@ def refine_volume_fraction(design: Design, target: float, *, size: int, dim: int
     Stops after ``iterations`` interior evaluations or when |X/X* − 1| < ``rel_tol``. If the target
     lies outside [X(vf_min), X(vf_max)] the nearer end is returned (``bracketed=False``); a design whose
     particles cannot be placed at any vf in range (diameter 0) is returned unchanged. ``definition``:
-    the property's definition (:func:`~matdesign.evaluate.verify`). ``fresh_seed``: if given, the
+    the property's definition (:func:`~matdesign.verification.verify`). ``fresh_seed``: if given, the
     returned verification is a new one on arrangements of that seed, which the search never saw (the
     search's own value at the chosen vf is selected for being close to the target, so it is optimistic);
     ``fresh_sem_tol``: that verification then adds ``n`` arrangements at a time until its standard error

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from matdesign.evaluate import Verification
+from matdesign.verification import Verification
 from matdesign.microstructure import Design
 from matdesign.microstructure.sampling import DIAMETER_RANGE, VOLUME_FRACTION_RANGE
 

@@ -1,5 +1,5 @@
 """Verification of a design: FEM effective property (K_θ; or G, E, ν) averaged over fresh random
-arrangements (sec. 6.2), in one of the definitions of :mod:`matdesign.evaluate.definition` (composite,
+arrangements (sec. 6.2), in one of the definitions of :mod:`matdesign.verification.definition` (composite,
 the paper's cell, the paper's release)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats
 
 from matdesign.errors import InputError
-from matdesign.evaluate.definition import Definition, get_definition
+from matdesign.verification.definition import Definition, get_definition
 from matdesign.microstructure import Design, generate
 from matdesign.microstructure.rve import generate_rve
 
@@ -38,7 +38,7 @@ class Verification:
     ``n_particles`` reproduce arrangement i as ``generate(..., rng=default_rng(seeds[i]),
     n_particles=n_particles[i])`` (cell, paper) or ``generate_rve`` (composite); ``converged`` = sem/|mean| <
     the tolerance; ``flags``/``message`` say why a failed verification (mean = nan) failed;
-    ``definition``: the name of its :class:`~matdesign.evaluate.definition.Definition`. Units: :data:`PROPERTIES`.
+    ``definition``: the name of its :class:`~matdesign.verification.definition.Definition`. Units: :data:`PROPERTIES`.
     """
 
     mean: float
@@ -96,7 +96,7 @@ def verify(design: Design, *, size: int, dim: int, n: int = 10, rng: np.random.G
     """Mean FEM property ``prop`` (:data:`PROPERTIES`, default the bulk modulus K) of ``n`` fresh random
     arrangements of ``design``: ``definition="cell"`` one walled size^dim cell with affine boundary
     conditions; ``"paper"`` the same cell with the official release's uniaxial load and K (K only);
-    ``"composite"`` periodic RVEs (:data:`~matdesign.evaluate.definition.DEFINITIONS`).
+    ``"composite"`` periodic RVEs (:data:`~matdesign.verification.definition.DEFINITIONS`).
 
     Each arrangement's particle count is the expected count of the RVE, rounded stochastically (cell, paper)
     or systematically over the batch (composite: :func:`systematic_counts`); all ``n`` are solved as
@@ -190,6 +190,12 @@ def _summary(x: np.ndarray, seeds, counts, rel_sem_tol, prop, definition) -> Ver
         std = sem = half = float("nan")
     return Verification(mean, std, sem, (mean - half, mean + half), x, seeds, counts,
                         bool(sem < rel_sem_tol * abs(mean)), prop=prop, definition=definition)
+
+
+def density(design: Design) -> float:
+    """Volume-fraction-weighted mean density [g/cm³] of a design."""
+    vf = design.volume_fraction
+    return (1.0 - vf) * design.matrix.rho + vf * design.particle.rho
 
 
 def sample_K(fields, *, dim: int | None = None, fem_options: dict | None = None):
