@@ -10,12 +10,12 @@ table: RVEs needed, K, standard error, wall seconds (placement + FEM).
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import numpy as np
 import torch
 
+from matdesign import provenance
 from matdesign.verification import verify
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
@@ -34,7 +34,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     table = MaterialTable.builtin()
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+    print(f"machine: {provenance.machine_line()}, "
           f"dim {args.dim}\n")
     print("| design | RVEs | K [GPa] | sem [%] | seconds |")
     print("|---|---|---|---|---|")

@@ -11,8 +11,6 @@ Markdown table; times are medians over ``--repeats`` after one warm-up.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 
@@ -21,6 +19,7 @@ import torch.nn.functional as F
 from diffusers.optimization import get_cosine_schedule_with_warmup
 from torch.utils.flop_counter import FlopCounterMode
 
+from matdesign import provenance
 from matdesign.diffusion import load_config, make_sampling_scheduler, make_train_scheduler
 from matdesign.diffusion.unet import build_unet
 
@@ -107,10 +106,8 @@ def main() -> None:
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'CPU'}"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"device: {device} ({name}), torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"load average {load:.1f}\n")
+    load = provenance.machine()["load_average"]
+    print(f"machine: {provenance.machine_line(device)}, load average {load[0] if load else float('nan'):.1f}\n")
     print("| dim | grid | params | GFLOP/fwd/sample | what | batch | s/step | steps/s | samples/s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for dim in args.dims:

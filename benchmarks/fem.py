@@ -11,13 +11,13 @@ near-incompressible matrix (the hardest case for the iterative solver). Prints m
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import numpy as np
 import torch
 
+from matdesign import provenance
 from matdesign.fem import Homogenizer
 from matdesign.materials import Material
 from matdesign.microstructure import generate
@@ -182,9 +182,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, device {device}"
-          + (f" ({torch.cuda.get_device_name()})" if torch.device(device).type == "cuda" else ""))
+    print(f"machine: {provenance.machine_line(device)}")
     for name in args.tables:
         TABLES[name](args, device)
 

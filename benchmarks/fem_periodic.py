@@ -13,13 +13,13 @@ the particle coarse space, periodic without). Fields: periodic RVEs of random di
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import numpy as np
 import torch
 
+from matdesign import provenance
 from matdesign.fem import Homogenizer
 from matdesign.materials import Material
 from matdesign.microstructure import generate_rve
@@ -68,9 +68,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = args.device
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, device {dev}"
-          + (f" ({torch.cuda.get_device_name()})" if torch.device(dev).type == "cuda" else ""))
+    print(f"machine: {provenance.machine_line(dev)}")
     print("\n| grid | case | bc | solver | ms (K + gradient) | PCG iterations | K [GPa] |")
     print("|---|---|---|---|---|---|---|")
     setups = [(2, 64), (2, 128), (2, 192)] + ([(2, 256)] if args.big else []) + [(3, 32)] + (

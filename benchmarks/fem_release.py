@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from matdesign import provenance
 from matdesign.fem.release import release_with_gradient
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "official_release"
@@ -45,7 +45,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     official = json.loads((DATA / "official.json").read_text())
-    print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+    print(f"{provenance.machine_line()}; "
           f"official: {official['machine']}\n")
     print("| field | K official [GPa] | rel. diff ours | official fwd [s] | ours fwd [s] | ratio | "
           "official grad [s] | ours grad [s] | ratio |")

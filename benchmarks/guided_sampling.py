@@ -8,12 +8,11 @@ The sampler builds its warm-started ``Homogenizer`` in ``--fem-dtype`` (Guidance
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import torch
 
+from matdesign import provenance
 from matdesign.diffusion import make_sampling_scheduler
 from matdesign.guidance import GuidanceConfig, TargetBulkModulus, guided_sample
 from matdesign.guidance.sampler import FEM_DTYPES
@@ -36,9 +35,9 @@ def main() -> None:
                         TargetBulkModulus(args.target), shape=(args.batch, 3, *model.grid), config=config,
                         generator=torch.Generator().manual_seed(0), device=args.device, progress=False)
     total = time.perf_counter() - tic
-    cpu = platform.processor() or platform.machine()
-    print(f"device {args.device} ({cpu}, {torch.get_num_threads()} threads); batch {args.batch}, {args.steps} steps, "
-          f"2D 64x64, FEM {args.fem_dtype}; load average {os.getloadavg()[0]:.1f}")
+    load = provenance.machine()["load_average"]
+    print(f"machine: {provenance.machine_line(args.device)}; batch {args.batch}, {args.steps} steps, "
+          f"2D 64x64, FEM {args.fem_dtype}; load average {load[0] if load else float('nan'):.1f}")
     print(f"total {total:.1f} s; UNet fwd+bwd {res.unet_seconds:.1f} s ({100 * res.unet_seconds / total:.0f} %); "
           f"FEM solve+grad {res.fem_seconds:.1f} s ({100 * res.fem_seconds / total:.0f} %); "
           f"{total / args.batch:.2f} s per sample")

@@ -11,23 +11,14 @@ its time included, and replaced by a fresh draw, so every row reports --n micros
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 import numpy as np
 
+from matdesign import provenance
 from matdesign.errors import InputError
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import generate, sample_design
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def run(table, dim: int, size: int, n: int, seed: int) -> dict:
@@ -60,7 +51,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     table = MaterialTable.builtin()
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; numpy {np.__version__}; "
+    m = provenance.machine()
+    print(f"machine: {m['cpu']}, {m['cores']} cores; numpy {provenance.version('numpy')}; "
           f"{len(table)} materials in {len(table.nonempty_chunks())} chunks; seed {args.seed}")
     print("| dim | grid | samples | total [s] | per sample [ms] | median / p99 / max [ms] "
           "| particles/sample | particles/s | infeasible draws | mean / max abs(vf_voxel − vf_sampled) |")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import torch
 
 from sample_quality import draw
 
+from matdesign import provenance
 from matdesign.atomic import write_text_atomic
 from matdesign.data import open_store, read_meta
 from matdesign.diffusion import DiffusionModel
@@ -80,8 +80,9 @@ def main(argv=None) -> None:
         row = {"data": str(args.data), "n": len(fields)}
     sampling = time.perf_counter() - tic
     row.update(quality(fields, norm, table, ref_K, args.seed))
+    m = provenance.machine()
     row.update(seed=args.seed, seconds={"sampling": sampling, "evaluation": time.perf_counter() - tic - sampling},
-               torch_threads=torch.get_num_threads(), load_average=os.getloadavg())
+               torch_threads=m["torch_threads"], load_average=m["load_average"])
     result = json.loads(args.out.read_text()) if args.out.exists() else {"rows": {}}
     result["rows"][args.label] = row
     write_text_atomic(args.out, json.dumps(result, indent=1) + "\n")

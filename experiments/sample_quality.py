@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -35,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from matdesign import provenance
 from matdesign.atomic import save_figure, write_text_atomic
 from matdesign.data import open_store
 from matdesign.data.store import store_path
@@ -128,12 +127,8 @@ def summarize(entry: dict, data_K: np.ndarray, fresh_K: np.ndarray | None, seed:
 
 
 def machine() -> dict:
-    info = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in (info.read_text().splitlines() if info.exists() else [])
-             if line.startswith("model name")]
-    cpu = names[0] if names else platform.processor()
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(), "load_average": os.getloadavg()}
+    info = {**provenance.machine(), **provenance.versions()}
+    return {key: info[key] for key in ("cpu", "cores", "torch_threads", "torch", "python", "load_average")}
 
 
 def _fmt(row: dict, unit: str) -> str:

@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from matdesign import provenance
-from matdesign.pipeline.evaluation import PAPER_TARGETS, run_evaluation
+from matdesign.evaluate.runner import run_evaluation
+from matdesign.evaluate.targets import PAPER_TARGETS
 
 #: The paper's Table 1a (2D, 200 samples per target averaged over 3 model seeds; its own K definition).
 PAPER_TABLE_1A = {
@@ -39,8 +40,9 @@ KEYS = ("frac_1", "cov_1", "frac_5", "cov_5", "frac_sample_1", "frac_sample_5", 
 
 def machine() -> dict:
     m = provenance.machine()
-    return {"platform": m["platform"], "processor": m["processor"], "cpus": m["cores"], "torch": provenance.version("torch"),
-            "torch_threads": m["torch_threads"], "OMP_NUM_THREADS": m["OMP_NUM_THREADS"]}
+    return {"platform": m["platform"], "processor": m["processor"], "cpus": m["cores"],
+            "torch": provenance.version("torch"), "torch_threads": m["torch_threads"],
+            "OMP_NUM_THREADS": m["OMP_NUM_THREADS"]}
 
 
 def run(args) -> None:

@@ -38,6 +38,7 @@ from matdesign.materials import Material, MaterialTable
 from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design
 from matdesign.pipeline.design import (Candidate, DesignResult, check_ranking, check_target, rank_candidates,
                                        reachable_range, resolve_table)
+from matdesign.provenance import version
 
 PARAMS = ("E_m", "E_p", "nu_m", "nu_p", "rho_m", "rho_p", "r_p", "f_p")
 """Names of the eight θ coordinates, each in [−1, 1]."""
@@ -262,8 +263,8 @@ def bayesian_optimization(
         method="bo", target_K=target, dim=dim, size=size, samples=samples, runs=runs, iterations=iterations,
         init_points=init_points, kappa=kappa, objective=objective, eval_n=eval_n, verify_n=verify_n, relaxed=relaxed,
         definition=definition,
-        bayes_opt=_bayes_opt().__version__, refine=False, tolerance=tolerance, rank=rank, seed=int(seed),
-        materials=str(materials or "builtin"), material_sha256=table.sha256()))
+        bayes_opt=version("bayes_opt", "bayesian-optimization"), refine=False, tolerance=tolerance, rank=rank,
+        seed=int(seed), materials=str(materials or "builtin"), material_sha256=table.sha256()))
     return rank_candidates(result, tolerance, rank)
 
 
