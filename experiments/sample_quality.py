@@ -10,12 +10,15 @@ log₁₀ K (decades). Beside them: the same distance for N samples of a freshly
 same size as each K sample.
 
 2D models: the shipped one (EMA weights), the raw (non-EMA) weights of the same run (from its
-training state, ``model/`` tensors) and an older model (``--old``, skipped if absent). 3D: the
+training state ``--state``, ``model/`` tensors; the state is not in git, see docs/diffusion.md, "What is
+not in git") and an older model (``--old``, skipped if absent). 3D: the
 shipped model against the K labels of the labelled 3D set ``--data3d`` with the noise floor of a fresh
 3D set ``--fresh3d`` (other seed); without them, against K of ``--n3d`` freshly generated 3D designs.
 
-    python experiments/sample_quality.py            # all entries: the run in docs/diffusion.md
+    python experiments/sample_quality.py --state runs/2d/train_state.safetensors
+                                                    # all entries: the run in docs/diffusion.md
                                                     # (23 min on a busy 2-core CPU, 1 torch thread)
+    python experiments/sample_quality.py --only shipped old 3d   # without the training state
     python experiments/sample_quality.py --only 3d  # recompute one entry, keep the others in --json
 
 Results (per-sample K included) go to ``--json``; the 2D histogram figure to ``--figure``; the
@@ -204,8 +207,9 @@ def plot(result: dict, data_K: np.ndarray, fresh_K: np.ndarray, path: Path) -> N
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=default_model_path(2), help="shipped 2D model (EMA weights)")
-    p.add_argument("--state", type=Path, default=Path("checkpoints/default-2d/train_state.safetensors"),
-                   help="training state of --model's run: its raw weights")
+    p.add_argument("--state", type=Path, default=None,
+                   help="training state (train_state.safetensors) of --model's run, for the 'raw' entry (its raw "
+                        "weights); not in git: docs/diffusion.md, 'What is not in git'")
     p.add_argument("--old", type=Path, default=Path("/tmp/oldmodel/2d"), help="an older 2D model (skipped if absent)")
     p.add_argument("--model3d", type=Path, default=default_model_path(3))
     p.add_argument("--data", type=Path, default=Path("data/2d-64"), help="training dataset (K labels)")
@@ -225,6 +229,11 @@ def main(argv=None) -> None:
     p.add_argument("--json", type=Path, default=Path("docs/sample_quality.json"))
     p.add_argument("--figure", type=Path, default=Path("docs/sample_quality_2d.png"))
     args = p.parse_args(argv)
+    if "raw" in args.only and (args.state is None or not args.state.is_file()):
+        what = "needs --state PATH" if args.state is None else f"reads --state {args.state}, which does not exist"
+        p.error(f"the 'raw' entry {what}: the training state (train_state.safetensors) of the shipped 2D model's "
+                "run, which is not in git; regenerate it as docs/diffusion.md, 'What is not in git' says, or leave "
+                "the entry out (--only shipped old 3d)")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     table = MaterialTable.builtin()
