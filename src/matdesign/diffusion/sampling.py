@@ -1,13 +1,15 @@
-"""DDIM sampling as small reusable pieces: x̂₀ from v, a plain DDIM loop with a per-step hook, and
+"""DDIM sampling as small reusable pieces: x̂₀ from v, the one DDIM loop with step callbacks, and
 unguided (or classifier-free-guided) sampling of a :class:`DiffusionModel`.
 
-Guided samplers build on :func:`ddim_loop` by passing their own ``denoise`` (e.g. one that also
-computes a loss gradient) and a ``callback`` that corrects each DDIM update.
+Every sampler of the package runs :func:`ddim_loop`: unguided and classifier-free-guided sampling
+here, FEM-guided sampling in :mod:`matdesign.guidance.sampler`, which passes a ``denoise`` that also
+computes the loss gradient and :class:`StepCallback` s for the guidance step, the projection onto real
+materials and the recording of the objective (as diffusers' pipelines and k-diffusion's samplers do).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -38,22 +40,57 @@ def predict_x0(model: DiffusionModel, x_t: torch.Tensor, t, *, cond=None, clip: 
     return x0.clamp(-sc.clip_sample_range, sc.clip_sample_range) if clip and sc.clip_sample else x0
 
 
+class StepCallback(Protocol):
+    """Hooks of :func:`ddim_loop`; a callback defines any of these methods (the loop calls the ones it finds).
+
+    ``on_step_begin(i, t)``: before the model is called at step i (timestep t);
+    ``on_model_output(i, t, x_t, v) -> v``: may replace the model output before the DDIM update;
+    ``on_step_end(i, t, x_t, v, out) -> x_{i−1} | None``: after the update (``out.prev_sample``,
+    ``out.pred_original_sample``); a returned tensor replaces x_{i−1};
+    ``postfix() -> dict``: what the progress bar shows after each step.
+    """
+
+
+class _EndCallback:
+    """A plain function ``f(i, t, x_t, v, out)`` as an ``on_step_end`` callback."""
+
+    def __init__(self, fn):
+        self.on_step_end = fn
+
+
 def ddim_loop(denoise: Denoiser, x: torch.Tensor, scheduler, *, steps: int, eta: float = 1.0,
-              generator: torch.Generator | None = None, callback=None, progress: bool = False) -> torch.Tensor:
+              generator: torch.Generator | None = None, callback=None, callbacks: Sequence[StepCallback] = (),
+              step_kwargs: dict | None = None, progress: bool = False, desc: str = "sampling") -> torch.Tensor:
     """Run DDIM from x_T = ``x`` over ``steps`` time steps of ``scheduler`` (a diffusers DDIMScheduler).
 
-    callback(i, t, x_t, v, out) is called after each step with the scheduler output ``out``
-    (``out.prev_sample``, ``out.pred_original_sample``); returning a tensor replaces x_{i−1}.
+    denoise(x_t (B, C, *grid), t (B,) long) -> v; callbacks: :class:`StepCallback` s, called in order;
+    callback: a function (i, t, x_t, v, out) -> x_{i−1} | None, run as the last ``on_step_end``;
+    step_kwargs: extra arguments of ``scheduler.step`` (e.g. ``use_clipped_model_output``).
     Returns the final sample (B, C, *grid), not clipped.
     """
     if int(steps) < 1:
         raise InputError(f"number of sampling steps must be ≥ 1, got {steps}")
+    hooks = list(callbacks) + ([_EndCallback(callback)] if callback is not None else [])
+    begin, model_output, end, postfix = ([getattr(h, name) for h in hooks if hasattr(h, name)]
+                                         for name in ("on_step_begin", "on_model_output", "on_step_end", "postfix"))
     scheduler.set_timesteps(int(steps), device=x.device)
-    for i, t in enumerate(tqdm(scheduler.timesteps, desc="sampling", disable=not progress, leave=False)):
+    bar = tqdm(scheduler.timesteps, desc=desc, disable=not progress, leave=False)
+    for i, t in enumerate(bar):
+        for f in begin:
+            f(i, t)
         v = denoise(x, t.expand(x.shape[0]))
-        out = scheduler.step(v, t, x, eta=eta, generator=generator)
-        x_prev = callback(i, t, x, v, out) if callback is not None else None
-        x = out.prev_sample if x_prev is None else x_prev
+        for f in model_output:
+            v = f(i, t, x, v)
+        out = scheduler.step(v, t, x, eta=eta, generator=generator, **(step_kwargs or {}))
+        x_prev = out.prev_sample
+        for f in end:
+            replaced = f(i, t, x, v, out)
+            if replaced is not None:
+                x_prev = replaced
+                out.prev_sample = replaced
+        x = x_prev
+        for f in postfix:
+            bar.set_postfix(f(), refresh=False)
     return x
 
 

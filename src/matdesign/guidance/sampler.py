@@ -18,6 +18,10 @@ At each DDIM step i with timestep t:
 
 The "project" variant alternates guidance steps with steps that replace x̂₀'s voxel values by
 their nearest real materials before the DDIM update.
+
+All of it runs in the package's one DDIM loop (:func:`matdesign.diffusion.sampling.ddim_loop`): guidance
+(:class:`FEMGuidance`: gradient, step, record) and projection (:class:`MaterialProjection`) are its callbacks,
+the clips (:func:`clip_step`, :func:`clip_norm`) small functions of the step rule.
 """
 
 from __future__ import annotations
@@ -26,11 +30,11 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
-from tqdm.auto import tqdm
 
-from matdesign.diffusion.sampling import x0_from_v
+from matdesign.diffusion.sampling import ddim_loop, x0_from_v
 from matdesign.errors import InputError
 from matdesign.fem import Homogenizer
 from matdesign.guidance.objectives import EffectiveProperties, Objective
@@ -223,6 +227,87 @@ def guidance_gradient(unet, x_t, t_batch, alpha_bar, normalization, objective, s
     return GuidanceStep(v=v.detach(), x0=x0.detach(), loss=loss.detach(), grad=grad, fem_seconds=fem_s)
 
 
+GuidanceStepRule = Callable[[torch.Tensor, GuidanceConfig, torch.Tensor, torch.Tensor], torch.Tensor]
+"""(∇_{x_t} J (B, 3, *grid), config, per-channel scales (1, 3, 1, …), ᾱ_t) → the step subtracted from x_{i−1}."""
+
+
+def default_step_rule(config: GuidanceConfig) -> GuidanceStepRule:
+    """The guidance step of ``config.guidance``: :func:`tfg_step` or :func:`dps_step`."""
+    if config.guidance == "tfg":
+        return lambda grad, cfg, scale, alpha_bar: tfg_step(grad, cfg)
+    return dps_step
+
+
+class FEMGuidance:
+    """The FEM guidance of one run as :func:`~matdesign.diffusion.sampling.ddim_loop` callbacks.
+
+    :meth:`denoise` returns the UNet's v and, on a guided step, keeps ∇_{x_t} J of the clipped x̂₀
+    (:func:`guidance_gradient`); ``on_step_end`` subtracts the guidance step (``step_rule``) from the
+    DDIM update; the objective's batch mean is recorded per guided step (``history``). A step is guided
+    unless the run is unguided, it is a projection step, it is the release's unguided last step (tfg)
+    or the time budget ``config.guidance_seconds`` has run out.
+    """
+
+    def __init__(self, unet, alphas, normalization, objective, config: GuidanceConfig, *, steps: int, solver=None,
+                 fallback=None, scale: torch.Tensor, step_rule: GuidanceStepRule):
+        self.unet, self.alphas, self.normalization, self.objective = unet, alphas, normalization, objective
+        self.config, self.solver, self.fallback, self.scale, self.step_rule = config, solver, fallback, scale, step_rule
+        self.tfg = config.guidance == "tfg"
+        # as in the release: tfg with ρ = 0 computes no gradient (and samples like unguided tfg)
+        self.guided = config.mode != "unguided" and not (self.tfg and float(config.rho_D) == 0.0)
+        self.last = steps - 1
+        self.stop = math.inf if config.guidance_seconds is None else time.perf_counter() + float(config.guidance_seconds)
+        self.history: list[float] = []
+        self.unet_seconds = self.fem_seconds = 0.0
+        self.grad = None
+
+    def on_step_begin(self, i: int, t) -> None:
+        self.alpha_bar = self.alphas[int(t)]
+        project_step = self.config.mode == "project" and i % 2 == 1
+        # the release guides every step but the last (at the last, x_{i-1} = x̂₀ and a step would be a shift)
+        self.use_grad = (self.guided and not project_step and not (self.tfg and i == self.last)
+                         and time.perf_counter() < self.stop)
+        self.grad = None
+
+    def denoise(self, x: torch.Tensor, t_batch: torch.Tensor) -> torch.Tensor:
+        tic = time.perf_counter()
+        if not self.use_grad:
+            with torch.no_grad():
+                v = self.unet(x, t_batch)
+            self.unet_seconds += time.perf_counter() - tic
+            return v
+        step = guidance_gradient(self.unet, x, t_batch, self.alpha_bar, self.normalization, self.objective,
+                                 self.solver, self.fallback)
+        self.grad = step.grad
+        self.history.append(float(step.loss.mean()))
+        self.fem_seconds += step.fem_seconds
+        self.unet_seconds += time.perf_counter() - tic - step.fem_seconds
+        return step.v
+
+    def on_step_end(self, i: int, t, x_t: torch.Tensor, v: torch.Tensor, out) -> torch.Tensor | None:
+        if self.grad is None:
+            return None
+        return out.prev_sample - self.step_rule(self.grad, self.config, self.scale, self.alpha_bar)
+
+    def postfix(self) -> dict:
+        return {"J": f"{self.history[-1]:.4g}"} if self.history else {}
+
+
+class MaterialProjection:
+    """The "project" variant as a :func:`~matdesign.diffusion.sampling.ddim_loop` callback: at every second
+    step x̂₀'s voxel values are replaced by their nearest real materials before the DDIM update."""
+
+    def __init__(self, alphas, materials, normalization):
+        self.alphas, self.materials, self.normalization = alphas, materials, normalization
+
+    def on_model_output(self, i: int, t, x_t: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        if i % 2 == 0:
+            return v
+        ab = self.alphas[int(t)]
+        x0 = x0_from_v(x_t, v, ab).clamp(-1.0, 1.0)
+        return v_from_x0(x_t, project_to_materials(x0, self.materials, self.normalization), ab)
+
+
 def guided_sample(
     unet,
     scheduler,
@@ -235,9 +320,11 @@ def guided_sample(
     device: str | torch.device = "cpu",
     solver=None,
     materials=None,
+    step_rule: GuidanceStepRule | None = None,
     progress: bool = True,
 ) -> SampleResult:
-    """Run the (guided) DDIM sampler.
+    """Run the (guided) DDIM sampler: :func:`~matdesign.diffusion.sampling.ddim_loop` with the callbacks
+    :class:`FEMGuidance` and, in the "project" mode, :class:`MaterialProjection`.
 
     unet: callable (x (B,3,*grid), t (B,)) -> v; scheduler: a diffusers ``DDIMScheduler``;
     normalization: ``matdesign.materials.Normalization`` of the model; objective: an
@@ -245,7 +332,7 @@ def guided_sample(
     solver: a ``fem.Homogenizer`` reused across steps (warm start; K and stiffness) or a callable
     (E, ν) -> K (see :class:`EffectiveProperties`), used in its own precision; default: one
     ``Homogenizer`` in ``config.fem_dtype`` for the whole run; materials: a ``MaterialTable``
-    (needed for mode="project").
+    (needed for mode="project"); step_rule: the guidance step (default :func:`default_step_rule`).
     """
     config = config or GuidanceConfig()
     guided = config.mode != "unguided"
@@ -262,47 +349,15 @@ def guided_sample(
         if dtype != torch.float64:
             fallback = Homogenizer(dim, shape[-1], device=device)
     scale = torch.tensor(config.grad_scale, dtype=torch.float32, device=device).view(1, 3, *([1] * dim))
-
-    scheduler.set_timesteps(int(config.steps), device=device)
     alphas = scheduler.alphas_cumprod.to(device=device, dtype=torch.float32)
     x = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
-    history: list[float] = []
-    unet_s = fem_s = 0.0
-    guided_steps = 0
-    stop = math.inf if config.guidance_seconds is None else time.perf_counter() + float(config.guidance_seconds)
-    bar = tqdm(scheduler.timesteps, desc=f"sampling ({config.mode}, {config.guidance})", disable=not progress,
-               leave=False)
-    tfg = config.guidance == "tfg"
-    if tfg and float(config.rho_D) == 0.0:
-        guided = False  # as in the release: ρ = 0 computes no gradient (and samples like unguided tfg)
-    last = len(scheduler.timesteps) - 1
-    for i, t in enumerate(bar):
-        t_batch = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
-        ab = alphas[int(t)]
-        project_step = config.mode == "project" and i % 2 == 1
-        # the release guides every step but the last (at the last, x_{i-1} = x̂₀ and a step would be a shift)
-        use_grad = guided and not project_step and not (tfg and i == last) and time.perf_counter() < stop
-        tic = time.perf_counter()
-        if use_grad:
-            step = guidance_gradient(unet, x, t_batch, ab, normalization, objective, solver, fallback)
-            v, x0, grad = step.v, step.x0, step.grad
-            history.append(float(step.loss.mean()))
-            guided_steps += 1
-            fem_s += step.fem_seconds
-            unet_s += time.perf_counter() - tic - step.fem_seconds
-            bar.set_postfix(J=f"{history[-1]:.4g}")
-        else:
-            with torch.no_grad():
-                v = unet(x, t_batch)
-                x0 = x0_from_v(x, v, ab).clamp(-1.0, 1.0)
-            grad = None
-            unet_s += time.perf_counter() - tic
-        if project_step:
-            v = v_from_x0(x, project_to_materials(x0, materials, normalization), ab)
-        # tfg: ε from the clipped x̂₀, so that DDIM with η = 1 is the release's DDPM posterior step exactly
-        x = scheduler.step(v, t, x, eta=config.eta, generator=generator,
-                           **({"use_clipped_model_output": True} if tfg else {})).prev_sample
-        if grad is not None:
-            x = x - (tfg_step(grad, config) if tfg else dps_step(grad, config, scale, ab))
-    return SampleResult(x0=x.detach().clamp(-1.0, 1.0), objective_history=history, unet_seconds=unet_s,
-                        fem_seconds=fem_s, guided_steps=guided_steps)
+    guidance = FEMGuidance(unet, alphas, normalization, objective, config, steps=int(config.steps), solver=solver,
+                           fallback=fallback, scale=scale, step_rule=step_rule or default_step_rule(config))
+    callbacks = [guidance] + ([MaterialProjection(alphas, materials, normalization)] if config.mode == "project" else [])
+    # tfg: ε from the clipped x̂₀, so that DDIM with η = 1 is the release's DDPM posterior step exactly
+    x = ddim_loop(guidance.denoise, x, scheduler, steps=int(config.steps), eta=config.eta, generator=generator,
+                  callbacks=callbacks, step_kwargs={"use_clipped_model_output": True} if guidance.tfg else None,
+                  progress=progress, desc=f"sampling ({config.mode}, {config.guidance})")
+    return SampleResult(x0=x.detach().clamp(-1.0, 1.0), objective_history=guidance.history,
+                        unet_seconds=guidance.unet_seconds, fem_seconds=guidance.fem_seconds,
+                        guided_steps=len(guidance.history))
