@@ -16,7 +16,7 @@ from matdesign import provenance
 from matdesign.diffusion import make_sampling_scheduler
 from matdesign.guidance import GuidanceConfig, TargetBulkModulus, guided_sample
 from matdesign.guidance.sampler import FEM_DTYPES
-from matdesign.pipeline.design import load_model
+from matdesign.pipeline.models import load_model
 
 
 def main() -> None:

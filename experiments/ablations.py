@@ -18,7 +18,7 @@ import numpy as np
 from common import RowLog, frac_below
 
 from matdesign.verification import density
-from matdesign.pipeline.design import design
+from matdesign.pipeline.inverse_design import design
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from matdesign.atomic import write_text_atomic
 from matdesign.baselines.bo import bayesian_optimization
 from matdesign.data import dataset_targets
-from matdesign.evaluate import Record, metrics
+from matdesign.evaluate import metrics
 from matdesign.materials import MaterialTable
 
 KEYS = ("frac_1", "cov_1", "frac_5", "cov_5", "eps_median")
@@ -53,7 +53,7 @@ def main() -> None:
                                         verify_n=args.verify_n, seed=args.seed, definition=args.definition, progress=False)
             per_run = []
             for run in res.runs:
-                recs = [Record(c.design, c.verification) for c in res.candidates
+                recs = [c for c in res.candidates
                         if c.design.diagnostics["run"] == run.run]
                 m = metrics(recs, float(target), table)
                 per_run.append({**{k: m[k] for k in KEYS}, "best_J_init": run.best("init"),

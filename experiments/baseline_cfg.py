@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from matdesign.atomic import write_text_atomic
 from matdesign.baselines.cfg import GUIDANCE_SCALE, classifier_free_guidance
 from matdesign.data import dataset_targets
-from matdesign.evaluate import Record, metrics
+from matdesign.evaluate import metrics
 from matdesign.materials import MaterialTable
 
 KEYS = ("frac_1", "cov_1", "frac_5", "cov_5", "eps_median", "frac_sample_1", "frac_sample_5", "valid")
@@ -48,7 +48,7 @@ def main() -> None:
             res = classifier_free_guidance(float(target), model=args.model, samples=args.samples, steps=args.steps,
                                            guidance_scale=args.guidance_scale, seed=args.seed,
                                            verify_n=args.verify_n, definition=args.definition, progress=False)
-            m = metrics([Record(c.design, c.verification, K_s=c.value_s) for c in res.candidates], float(target), table)
+            m = metrics(res.candidates, float(target), table)
             rows.append({"target": float(target), **{k: m[k] for k in KEYS}, "seconds": res.seconds,
                          "model_step": res.settings["model_step"]})
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rows[-1].items()

@@ -23,7 +23,7 @@ import numpy as np
 
 from common import RowLog, frac_below
 from matdesign.verification import verify
-from matdesign.pipeline.design import design
+from matdesign.pipeline.inverse_design import design
 from matdesign.pipeline.validity import validity_flags
 
 CHECK_SEM = 0.0025

@@ -11,7 +11,7 @@ import time
 
 from common import TARGETS_2D, RowLog, frac_below
 
-from matdesign.pipeline.design import design
+from matdesign.pipeline.inverse_design import design
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from matdesign.guidance import (
     TargetYoungsModulus,
     guided_sample,
 )
-from matdesign.pipeline.design import default_model_path, load_model
+from matdesign.pipeline.models import shipped_model_path, load_model
 
 
 def sample(net, objective, *, samples: int, steps: int, seed: int, mode: str = "guided") -> torch.Tensor:
@@ -48,7 +48,7 @@ def moduli(net, x0: torch.Tensor) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(default_model_path(2)), help="model folder (default: shipped 2D)")
+    ap.add_argument("--model", default=str(shipped_model_path(2)), help="model folder (default: shipped 2D)")
     ap.add_argument("--samples", type=int, default=4)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)

@@ -19,7 +19,8 @@ from common import TARGETS_2D, RowLog, frac_below
 
 from matdesign.verification.verify import sample_K
 from matdesign.guidance import GuidanceConfig, TargetBulkModulus
-from matdesign.pipeline.design import load_model, sample_with_model
+from matdesign.pipeline.models import load_model
+from matdesign.pipeline.sampling import sample_with_model
 
 
 def raw_K(model, x0: torch.Tensor) -> np.ndarray:

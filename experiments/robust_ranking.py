@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from matdesign.pipeline.design import probability_within
+from matdesign.pipeline.results import probability_within
 
 
 def rows_of(path: Path, top: int, tolerance: float, kind: str) -> dict:

@@ -18,7 +18,8 @@ import numpy as np
 
 from common import RowLog
 from matdesign.verification import sample_property
-from matdesign.pipeline.design import guided_fields, load_model, resolve_step_clip
+from matdesign.pipeline.models import load_model
+from matdesign.pipeline.sampling import guidance_config, guided_fields, target_objective
 
 
 def main() -> None:
@@ -36,8 +37,8 @@ def main() -> None:
     for target in args.targets:
         if target in done:
             continue
-        fields = guided_fields(net, target, samples=args.samples, steps=args.steps, step_clip=resolve_step_clip(None),
-                               progress=False)[0]
+        fields = guided_fields(net, target_objective("K", target), guidance_config(steps=args.steps),
+                               samples=args.samples, progress=False)[0]
         cell = np.atleast_1d(sample_property(fields, "K", dim=2))
         periodic = np.atleast_1d(sample_property(fields, "K", dim=2, fem_options={"bc": "periodic"}))
         ratio = cell / periodic - 1

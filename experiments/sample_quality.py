@@ -44,10 +44,10 @@ from matdesign.data.samples import make_sample
 from matdesign.diffusion import DiffusionModel, build_unet, sample
 from matdesign.diffusion.train_state import load_state, strip_prefix
 from matdesign.errors import InputError
-from matdesign.evaluate import sample_K
+from matdesign.verification import sample_K
 from matdesign.evaluate.quality import DEGENERATE, evaluate_samples, k_distance, noise_floor
 from matdesign.materials import MaterialTable
-from matdesign.pipeline.design import default_model_path
+from matdesign.pipeline.models import shipped_model_path
 
 ENTRIES = ("shipped", "raw", "old", "3d")
 
@@ -206,12 +206,12 @@ def plot(result: dict, data_K: np.ndarray, fresh_K: np.ndarray, path: Path) -> N
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=default_model_path(2), help="shipped 2D model (EMA weights)")
+    p.add_argument("--model", type=Path, default=shipped_model_path(2), help="shipped 2D model (EMA weights)")
     p.add_argument("--state", type=Path, default=None,
                    help="training state (train_state.safetensors) of --model's run, for the 'raw' entry (its raw "
                         "weights); not in git: docs/diffusion.md, 'What is not in git'")
     p.add_argument("--old", type=Path, default=Path("/tmp/oldmodel/2d"), help="an older 2D model (skipped if absent)")
-    p.add_argument("--model3d", type=Path, default=default_model_path(3))
+    p.add_argument("--model3d", type=Path, default=shipped_model_path(3))
     p.add_argument("--data", type=Path, default=Path("data/2d-64"), help="training dataset (K labels)")
     p.add_argument("--fresh", type=Path, default=Path("data/2d-64-targets"), help="a fresh dataset, other seed")
     p.add_argument("--n", type=int, default=256, help="2D samples per model")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from matdesign.baselines import cfg as cfg_baseline
+from matdesign.pipeline import candidates as candidates_module
 from matdesign.baselines.cfg import GUIDANCE_SCALE, classifier_free_guidance, condition_range, load_conditional_model
 from matdesign.cli.main import main
 from matdesign.diffusion import Config, DiffusionModel, build_unet, cfg_denoiser, load_config, sample
@@ -16,7 +16,7 @@ from matdesign.errors import InputError
 from matdesign.verification import sample_K, verify
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
-from matdesign.pipeline.design import reachable_range
+from matdesign.pipeline.checks import reachable_range
 
 
 
@@ -150,7 +150,7 @@ def test_rubber_with_steel_is_far_softer_as_a_composite_than_in_the_walled_cell(
 
     designs = [pair("Polyurethane elastomer", "AISI 1018 steel (cold drawn)"),
                pair("AISI 1018 steel (cold drawn)", "AISI 1018 steel (cold drawn)")]
-    monkeypatch.setattr(cfg_baseline, "backproject_batch", lambda *a, **k: designs)
+    monkeypatch.setattr(candidates_module, "backproject_batch", lambda *a, **k: designs)
     res = classifier_free_guidance(TARGET, model=tiny, seed=3, **{**TINY, "samples": 2, "verify_n": 4})
     rubber, steel = sorted(res.candidates, key=lambda c: c.sample)
     assert rubber.verification.definition == "composite" and rubber.cell.definition == "cell"

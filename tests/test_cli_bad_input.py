@@ -279,6 +279,6 @@ def test_the_cli_reachable_range_is_the_pipelines(prop, dim):
     """The CLI answers an unreachable target before importing the pipeline; its range must be the pipeline's."""
     from matdesign.cli.common import reachable
     from matdesign.materials import MaterialTable
-    from matdesign.pipeline.design import reachable_range
+    from matdesign.pipeline.checks import reachable_range
 
     assert reachable(prop, dim) == pytest.approx(reachable_range(MaterialTable.builtin(), dim, prop), rel=1e-12)

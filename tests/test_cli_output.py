@@ -13,7 +13,8 @@ import pytest
 from matdesign.verification import Verification
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
-from matdesign.pipeline.design import Candidate, DesignResult, rank_candidates
+from matdesign.pipeline.ranking import rank_candidates
+from matdesign.pipeline.results import Candidate, DesignResult
 from matdesign.pipeline.output import legend, save_result, summary_rows
 
 TABLE = MaterialTable.builtin()

@@ -12,15 +12,10 @@ from matdesign.fem import bulk_from_young
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 from matdesign.pipeline.closure import matrix_bound, physics_pairs, volume_fraction_estimate
-from matdesign.pipeline.design import (
-    SEM_SHARE,
-    Candidate,
-    DesignResult,
-    _closure_queue,
-    design,
-    rank_candidates,
-    within_tolerance,
-)
+from matdesign.pipeline.closure import SEM_SHARE, closure_queue
+from matdesign.pipeline.inverse_design import design
+from matdesign.pipeline.ranking import rank_candidates
+from matdesign.pipeline.results import Candidate, DesignResult, within_tolerance
 from matdesign.pipeline.output import print_result, save_result
 from matdesign.pipeline.validity import largest_diameter, validity_flags
 
@@ -81,7 +76,7 @@ def test_closure_queue_alternates_model_and_physics_pairs(search):
     phases = [TABLE[TABLE.index("Epoxy (cast unfilled)")], TABLE[TABLE.index("Alumina 99.5% (AD-995)")]]
     means = [[m.E, m.nu, m.rho] for m in phases]
     cands = [Candidate(i, Design(*phases, 0.25, 0.3, {"gmm_means": means}), _ver(10.0), math.nan) for i in range(2)]
-    queue = _closure_queue(cands, TABLE, 4.0, 2, search, None)
+    queue = closure_queue(cands, TABLE, 4.0, 2, search, None)
     sources = [p.source for p, _ in queue]
     model = [s for s in sources if s != "physics"]
     assert (len(model) > 0) == (search != "physics") and ("physics" in sources) == (search != "model")

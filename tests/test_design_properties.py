@@ -15,7 +15,9 @@ from matdesign.verification import Verification, verify
 from matdesign.fem import bulk_from_young, effective_stiffness
 from matdesign.materials import Material, MaterialTable
 from matdesign.microstructure import Design, generate
-from matdesign.pipeline.design import check_target, design, probability_within, reachable_range
+from matdesign.pipeline.checks import check_target, reachable_range
+from matdesign.pipeline.inverse_design import design
+from matdesign.pipeline.results import probability_within
 from matdesign.pipeline.refine import refine_volume_fraction
 
 STEEL = Material("steel", 205.0, 0.29, 7.85)
@@ -195,14 +197,17 @@ def test_design_cli_property_errors_are_one_line(tiny_model, args, message, caps
     assert message in err and len(err.splitlines()) == 1
 
 
-def test_top_level_design_takes_the_target_once(monkeypatch):
-    import matdesign
-    from matdesign.pipeline import design as pipeline_design
+def test_top_level_design_is_the_pipeline_function_and_takes_the_target_once():
+    import inspect
 
-    calls = []
-    monkeypatch.setattr(pipeline_design, "design", lambda target, **kw: calls.append((target, kw)) or "ok")
-    assert matdesign.design(target_K=120, samples=2) == "ok" and matdesign.design(80, property="G") == "ok"
-    assert calls == [(120, {"samples": 2}), (80, {"property": "G"})]
+    import matdesign
+    from matdesign.pipeline.inverse_design import design as pipeline_design
+
+    assert matdesign.design is pipeline_design
+    options = inspect.signature(matdesign.design).parameters
+    for name in ("target", "target_K", "property", "dim", "samples", "steps", "materials", "step_clip", "definition",
+                 "closure", "search", "top", "time_limit", "seed", "device"):
+        assert name in options and name in (matdesign.design.__doc__ or "")
     for kwargs, message in ((dict(), "once"), (dict(target=1, target_K=2), "once"),
                             (dict(target_K=3, property="G"), "bulk-modulus target")):
         with pytest.raises(InputError, match=message):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from matdesign.errors import InputError
-from matdesign.evaluate import MetricsTable, Record, metrics
+from matdesign.evaluate import MetricsTable, metrics
+from matdesign.pipeline.results import Candidate
 from matdesign.verification import Verification, stochastic_round
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
@@ -27,7 +28,7 @@ def _ver(K):
 def _rec(table, m, p, vf, K, V_m=0.0, d_m=0.0, valid=True, K_s=math.nan):
     design = Design(table[table.index(m)], table[table.index(p)], 0.2, vf,
                     {"V_m": V_m, "d_m": d_m, "valid": valid})
-    return Record(design, _ver(K), K_s=K_s)
+    return Candidate(0, design, _ver(K), K_s)
 
 
 def test_metrics_on_a_known_batch(table):

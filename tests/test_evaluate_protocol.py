@@ -10,16 +10,19 @@ import torch
 
 from matdesign.cli.main import main
 from matdesign.errors import InputError
-from matdesign.evaluate import MetricsTable, Record
+from matdesign.evaluate import MetricsTable
+from matdesign.pipeline.results import Candidate
 from matdesign.verification import Verification, verify
 from matdesign.fem import bulk_from_young
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
-from matdesign.pipeline import evaluation
-from matdesign.pipeline.design import design, reachable_range
-from matdesign.pipeline.evaluation import (PAPER_TARGETS, protocol_metrics, resolve_targets, run_evaluation,
-                                           target_path)
-from matdesign.pipeline.evaluation_figures import quantile_picks
+from matdesign.evaluate import runner, store
+from matdesign.pipeline.checks import reachable_range
+from matdesign.pipeline.inverse_design import design
+from matdesign.evaluate.figures import quantile_picks
+from matdesign.evaluate.runner import protocol_metrics, run_evaluation
+from matdesign.evaluate.store import target_path
+from matdesign.evaluate.targets import PAPER_TARGETS, resolve_targets
 
 TARGETS = [20.0, 60.0]
 KW = dict(samples=2, steps=2, seed=0, verify_n=4, max_arrangements=12, workers=0, progress=False)
@@ -80,8 +83,8 @@ def test_protocol_metrics_on_hand_made_records():
 
     nan = float("nan")
     failed = Verification(nan, nan, nan, (nan, nan), np.zeros(0), [], [], False, ["infeasible"])
-    records = [Record(d, ver(100.0, 2.0, 10, False)), Record(d, ver(104.0, 10.4, 30, True)),
-               Record(d, ver(130.0, 1.3, 20, True)), Record(d, failed)]
+    records = [Candidate(0, d, ver(100.0, 2.0, 10, False)), Candidate(1, d, ver(104.0, 10.4, 30, True)),
+               Candidate(2, d, ver(130.0, 1.3, 20, True)), Candidate(3, d, failed)]
     m = protocol_metrics(records, 100.0, table)
     assert m["frac_1"] == 0.25 and m["frac_5"] == 0.5
     assert m["spread_median"] == pytest.approx(0.02)  # median of 0.02, 0.1, 0.01
@@ -160,7 +163,7 @@ def test_resume_skips_finished_targets_and_checks_settings(evaluated, tiny_model
     def no_sampling(*args, **kwargs):
         raise AssertionError("a finished target was sampled again")
 
-    monkeypatch.setattr(evaluation, "guided_fields", no_sampling)
+    monkeypatch.setattr(runner, "guided_fields", no_sampling)
     again = run_evaluation(TARGETS, model=tiny_model, out=out, **KW)
     assert [r["metrics"] for r in again.results] == [r["metrics"] for r in ev.results]
     assert json.loads((out / "evaluation.json").read_text())["targets"] == json.loads(before)["targets"]
@@ -203,8 +206,8 @@ def test_unguided_mode_ignores_the_target_and_is_a_resume_key(evaluated, tiny_mo
     """Table 3's unguided row: the samples do not depend on K*, while the guided ones do."""
     ev, out = evaluated
     run_evaluation(TARGETS, model=tiny_model, out=tmp_path, mode="unguided", **{**KW, "max_arrangements": 4})
-    fields = [evaluation.load_target_fields(tmp_path, t) for t in TARGETS]
-    guided = [evaluation.load_target_fields(out, t) for t in TARGETS]
+    fields = [store.load_target_fields(tmp_path, t) for t in TARGETS]
+    guided = [store.load_target_fields(out, t) for t in TARGETS]
     assert np.array_equal(fields[0], fields[1]) and not np.array_equal(guided[0], guided[1])
     with pytest.raises(InputError, match="mode='unguided', this run has 'guided'"):
         run_evaluation(TARGETS, model=tiny_model, out=tmp_path, **{**KW, "max_arrangements": 4})
@@ -225,14 +228,14 @@ def test_each_design_carries_the_other_definitions_K(definition, other, key):
     (walls pin the disks to the affine field); a homogeneous steel "pair" is the same in both."""
     rubber_steel = _pair("Polyurethane elastomer", "AISI 1018 steel (cold drawn)")
     steel = _pair("AISI 1018 steel (cold drawn)", "AISI 1018 steel (cold drawn)")
-    res = evaluation.verify_block([(0, rubber_steel), (1, steel)], target=1.0, seed=0, dim=2, size=16, refine=False,
+    res = runner.verify_block([(0, rubber_steel), (1, steel)], target=1.0, seed=0, dim=2, size=16, refine=False,
                                   verify_n=4, sem_tol=0.01, max_arrangements=4, definition=definition)
     for i, r in enumerate(res):
         assert r["raw"]["paper"].definition == r["raw"]["converged"].definition == definition
         assert r["other"].definition == other and r["other"].n == 4
         again = verify(r["raw"]["design"], size=16, dim=2, n=4, rng=np.random.default_rng([0, i, 2]), definition=other)
         assert r["other"].mean == pytest.approx(again.mean, rel=1e-12)
-        record = evaluation._sample_json(i, 0.0, r, 1.0, definition)
+        record = store.sample_json(i, 0.0, r, 1.0, definition)
         assert record[key]["mean"] == r["other"].mean and record[key]["n"] == 4
     by = {definition: res[0]["raw"]["paper"], other: res[0]["other"]}
     cell, comp = by["cell"], by["composite"]
@@ -260,24 +263,24 @@ def test_composite_run_records_the_cell_K(tiny_model, tmp_path, one_torch_thread
 def test_results_from_before_the_rename_resume_as_cell(tmp_path):
     """Until 2026-12-07 "paper" named the walled affine cell (now "cell"); such results (no ``fem`` in their
     settings) resume a "cell" run and never a "paper" (official release) run."""
-    settings = {k: 1 for k in evaluation.RESUME_KEYS}
+    settings = {k: 1 for k in store.RESUME_KEYS}
     path = target_path(tmp_path, 20.0, ".json")
     path.parent.mkdir(parents=True)
     np.savez(target_path(tmp_path, 20.0, ".npz"), fields=np.zeros((1, 3, 2, 2), np.float32), K_s=np.zeros(1))
     stored = {"target": 20.0, "metrics": {}, "samples": []}  # an intact store (a damaged one is recomputed)
     path.write_text(json.dumps({**stored, "settings": {**settings, "definition": "paper"}}))
-    assert evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "cell"})["target"] == 20.0
+    assert store.load_done(tmp_path, 20.0, {**settings, "definition": "cell"})["target"] == 20.0
     with pytest.raises(InputError, match="definition='cell', this run has 'paper'"):
-        evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "paper"})
+        store.load_done(tmp_path, 20.0, {**settings, "definition": "paper"})
     path.write_text(json.dumps({**stored, "settings": {**settings, "definition": "paper", "fem": "paper"}}))
-    assert evaluation._load_done(tmp_path, 20.0, {**settings, "definition": "paper"})["target"] == 20.0
+    assert store.load_done(tmp_path, 20.0, {**settings, "definition": "paper"})["target"] == 20.0
 
 
 def test_a_paper_run_carries_the_cell_K():
     """definition="paper" (the official release's K) verifies on the cell's arrangements and records K_cell beside."""
     steel_alumina = _pair("AISI 1018 steel (cold drawn)", "Alumina 99.5% (AD-995)")
-    (r,) = evaluation.verify_block([(0, steel_alumina)], target=1.0, seed=0, dim=2, size=16, refine=False,
+    (r,) = runner.verify_block([(0, steel_alumina)], target=1.0, seed=0, dim=2, size=16, refine=False,
                                    verify_n=3, sem_tol=0.01, max_arrangements=3, definition="paper")
     paper, cell = r["raw"]["paper"], r["other"]
     assert paper.definition == "paper" and cell.definition == "cell" and cell.n == 3
-    assert evaluation._sample_json(0, 0.0, r, 1.0, "paper")["K_cell"]["mean"] == cell.mean
+    assert store.sample_json(0, 0.0, r, 1.0, "paper")["K_cell"]["mean"] == cell.mean

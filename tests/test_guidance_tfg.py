@@ -192,10 +192,10 @@ def test_named_samplers_and_bad_settings():
 
 def test_evaluation_runs_the_release_sampler_guided_on_the_release_K_and_records_it(tiny_model, tmp_path):
     """`matdesign evaluate --sampler tfg --guide paper --definition paper`: the paper's Table 1 setting."""
-    from matdesign.pipeline import evaluation
+    from matdesign.evaluate import runner, store
 
     kw = dict(samples=2, steps=3, seed=0, verify_n=3, max_arrangements=3, refine=False, workers=0, progress=False)
-    ev = evaluation.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="tfg", guide="paper",
+    ev = runner.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="tfg", guide="paper",
                                    definition="paper", **kw)
     s = ev.settings
     assert (s["sampler"], s["step_clip"], s["grad_max_mag"], s["guide"], s["definition"]) == (
@@ -203,18 +203,18 @@ def test_evaluation_runs_the_release_sampler_guided_on_the_release_K_and_records
     (r,) = ev.results
     assert r["guided_steps"] == 2 and r["seconds_sampling_fem"] > 0  # 3 steps, the last one unguided
     assert "sampler tfg (grad_max_mag 2.5) guided on the paper K" in (tmp_path / "summary.md").read_text()
-    fields = evaluation.load_target_fields(tmp_path, 60.0)  # K_s is the sample's own K in the release's definition
+    fields = store.load_target_fields(tmp_path, 60.0)  # K_s is the sample's own K in the release's definition
     np.testing.assert_allclose([x["K_s"] for x in r["samples"]], release_modulus(fields[:, 0], fields[:, 1], dim=2),
                                rtol=1e-6)
     with pytest.raises(InputError, match="sampler='tfg', this run has 'dps-unclipped'"):  # a resume key
-        evaluation.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="dps-unclipped", guide="paper",
+        runner.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="dps-unclipped", guide="paper",
                                   definition="paper", **kw)
     with pytest.raises(InputError, match="guide='paper', this run has 'cell'"):
-        evaluation.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="tfg", definition="paper", **kw)
+        runner.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="tfg", definition="paper", **kw)
 
 
 def test_resolve_sampler_names_the_unclipped_dps_step():
-    from matdesign.pipeline.evaluation import resolve_sampler
+    from matdesign.pipeline.sampling import resolve_sampler
 
     assert resolve_sampler("dps", None) == ("dps", 0.01, None)
     assert resolve_sampler("dps", float("inf")) == ("dps-unclipped", None, None)  # --step-clip inf, as before
@@ -230,7 +230,7 @@ def test_resolve_sampler_names_the_unclipped_dps_step():
 
 def test_the_paper_definition_keeps_the_papers_own_targets():
     """332.2 GPa is above the table's stiffest plane-stress K (our 2D cell) but a target in the release's K."""
-    from matdesign.pipeline.evaluation import PAPER_TARGETS, resolve_targets
+    from matdesign.evaluate.targets import PAPER_TARGETS, resolve_targets
 
     cell, skipped = resolve_targets("paper", 2)
     assert 332.2 not in cell and [s["target"] for s in skipped] == [332.2]

@@ -14,8 +14,9 @@ from matdesign.verification import Verification, verify
 from matdesign.fem import bulk_from_young, bulk_modulus
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
-from matdesign.pipeline.design import (DEFAULT_STEP_CLIP, check_target, probability_within, reachable_range,
-                                       resolve_step_clip)
+from matdesign.pipeline.checks import check_target, reachable_range
+from matdesign.pipeline.results import probability_within
+from matdesign.pipeline.sampling import DEFAULT_STEP_CLIP, resolve_step_clip
 from matdesign.pipeline.refine import refine_volume_fraction
 
 

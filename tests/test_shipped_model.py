@@ -10,7 +10,7 @@ import torch
 from matdesign.cli.main import main
 from matdesign.diffusion import sample
 from matdesign.materials import MaterialTable
-from matdesign.pipeline.design import default_model_path, load_model
+from matdesign.pipeline.models import shipped_model_path, load_model
 
 
 @pytest.mark.parametrize("dim, grid", [(2, (64, 64)), (3, (32, 32, 32))])
@@ -20,7 +20,7 @@ def test_shipped_model_loads_and_matches_the_builtin_table(dim, grid):
     assert model.grid == grid
     assert model.info["material_sha256"] == table.sha256()
     np.testing.assert_allclose(model.normalization.bounds, table.normalization.bounds)
-    assert (default_model_path(dim) / "config.json").exists()
+    assert (shipped_model_path(dim) / "config.json").exists()
 
 
 @pytest.mark.parametrize("dim", [2, 3])

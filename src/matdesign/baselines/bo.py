@@ -36,8 +36,9 @@ from matdesign.verification.definition import DEFAULT_DEFINITION, get_definition
 from matdesign.verification.verify import arrangement
 from matdesign.materials import Material, MaterialTable
 from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design
-from matdesign.pipeline.design import (Candidate, DesignResult, check_ranking, check_target, rank_candidates,
-                                       reachable_range, resolve_table)
+from matdesign.pipeline.checks import check_target, reachable_range, resolve_table
+from matdesign.pipeline.ranking import check_ranking, rank_candidates
+from matdesign.pipeline.results import Candidate, DesignResult
 from matdesign.provenance import version
 
 PARAMS = ("E_m", "E_p", "nu_m", "nu_p", "rho_m", "rho_p", "r_p", "f_p")

@@ -20,34 +20,28 @@ from __future__ import annotations
 
 import math
 import time
-from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from matdesign.backproject import backproject_batch
 from matdesign.diffusion import DiffusionModel, sample
 from matdesign.errors import InputError
-from matdesign.verification import sample_K, verify
-from matdesign.verification.definition import DEFAULT_DEFINITION, get_definition
 from matdesign.materials import MaterialTable
-from matdesign.pipeline.design import (Candidate, DesignResult, check_ranking, check_target, rank_candidates,
-                                       resolve_table)
+from matdesign.pipeline.candidates import add_cell_values, verified_candidates
+from matdesign.pipeline.checks import check_target, resolve_table
+from matdesign.pipeline.models import shipped_model_path
+from matdesign.pipeline.ranking import check_ranking, rank_candidates
+from matdesign.pipeline.results import DesignResult
+from matdesign.validate import check_device, check_integers
+from matdesign.verification.definition import DEFAULT_DEFINITION, get_definition
 
 GUIDANCE_SCALE = 0.5
 """The paper's guidance weight w (Ho & Salimans' formulation) for p_uncond = 0.1."""
 
 
-def default_model_path() -> Path:
-    """The shipped K-conditional 2D model."""
-    return Path(str(resources.files("matdesign") / "models" / "2d-cond"))
-
-
 def load_conditional_model(model: str | Path | None = None, device: str = "cpu") -> DiffusionModel:
     """Load a K-conditional model (folder or .safetensors; None → the shipped one); InputError otherwise."""
-    path = default_model_path() if model is None else Path(model)
+    path = shipped_model_path("2d-cond") if model is None else Path(model)
     if model is None and not (path / "model.safetensors").exists():
         raise InputError(f"no shipped K-conditional model in this installation ({path}); pass --model")
     net = DiffusionModel.load(path, device).eval()
@@ -64,15 +58,12 @@ def condition_range(net: DiffusionModel) -> tuple[float, float]:
 
 
 def _check(samples, steps, verify_n, guidance_scale, tolerance, rank, device):
-    for name, value in (("samples", samples), ("steps", steps), ("verify_n", verify_n)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name}={value!r}: must be an integer >= 1")
+    check_integers(samples=samples, steps=steps, verify_n=verify_n)
     if not (isinstance(guidance_scale, (int, float)) and math.isfinite(guidance_scale) and guidance_scale >= -1):
         raise InputError(f"guidance_scale={guidance_scale!r}: must be a number >= -1 "
                          "(w: -1 unconditional, 0 conditional, paper 0.5)")
     check_ranking(tolerance, rank)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device={device!r}: no CUDA GPU is available on this machine")
+    check_device(device)
 
 
 def classifier_free_guidance(
@@ -118,23 +109,17 @@ def classifier_free_guidance(
     seconds["sampling"] = time.perf_counter() - tic
 
     tic = time.perf_counter()
-    K_s = np.atleast_1d(sample_K(fields, dim=dim))
-    designs = backproject_batch(fields, table, net.normalization, seed=seed, progress=progress)  # as design()
-    candidates = []
-    for i, d in enumerate(tqdm(designs, desc="verify", disable=not progress, leave=False)):
-        v = verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, i]), definition=definition)
-        candidates.append(Candidate(i, d, v, float(K_s[i])))
+    candidates = verified_candidates(fields, table, net.normalization, size=size, n=verify_n, seed=seed,
+                                     definition=definition, progress=progress)
     seconds["verify"] = time.perf_counter() - tic
-    if definition != "cell":  # the seeds matdesign design gives the cell value
+    if definition != "cell":  # with the seeds matdesign design gives the cell value
         tic = time.perf_counter()
-        for c in tqdm(candidates, desc="cell", disable=not progress, leave=False):
-            c.cell = verify(c.design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, c.sample, 2]),
-                            definition="cell")
+        add_cell_values(candidates, size=size, dim=dim, n=verify_n, seed=seed, progress=progress)
         seconds["cell"] = time.perf_counter() - tic
 
     result = DesignResult(target, dim, size, candidates, fields, seconds=seconds, settings=dict(
         method="cfg", target_K=target, dim=dim, samples=int(samples), steps=int(steps),
-        guidance_scale=float(guidance_scale), condition_K=[lo, hi], model=str(model or default_model_path()),
+        guidance_scale=float(guidance_scale), condition_K=[lo, hi], model=str(model or shipped_model_path("2d-cond")),
         model_step=net.step, refine=False, tolerance=tolerance, rank=rank, verify_n=int(verify_n),
         definition=definition, device=device,
         seed=int(seed), materials=str(materials or "builtin"), material_sha256=table.sha256()))

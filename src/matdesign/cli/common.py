@@ -39,7 +39,7 @@ def model_limits(model: Path | None, default: str) -> tuple[int, int]:
 
 def reachable(prop: str, dim: int, materials: Path | None = None) -> tuple[float, float]:
     """[min, max] of ``prop`` over the two-phase composites of the table (``materials`` or the built-in one):
-    :func:`matdesign.pipeline.design.reachable_range` without its imports (torch, the FEM); a test keeps the
+    :func:`matdesign.pipeline.checks.reachable_range` without its imports (torch, the FEM); a test keeps the
     two equal."""
     import numpy as np
 
@@ -108,7 +108,7 @@ def check_design_options(*, target, target_K, prop, dim, samples, steps, materia
 def check_targets(spec: str, data: Path | None, dim: int, definition: str = "cell") -> None:
     """--targets: dataset (with a readable --data store of ``dim``), paper, or positive numbers K1,K2,… [GPa]
     that the table's composites reach (any positive number in the definition "paper": the release's uniaxial
-    K is not bounded by the phases' bulk moduli, as in :func:`matdesign.pipeline.evaluation.resolve_targets`)."""
+    K is not bounded by the phases' bulk moduli, as in :func:`matdesign.evaluate.targets.resolve_targets`)."""
     spec = spec.strip()
     if spec == "dataset":
         if data is None:

@@ -48,7 +48,7 @@ def design_command(
                                   definition=definition, top=top, search=search, time_limit=time_limit,
                                   model=model, device=device, seed=seed, out=out)
     with run_staged(out, kind="design", overwrite=overwrite) as (folder, command):
-        from matdesign.pipeline.design import design
+        from matdesign.pipeline.inverse_design import design
         from matdesign.pipeline.output import print_result, save_result
         from matdesign.provenance import versions
 

@@ -72,7 +72,9 @@ def evaluate_command(
     try:
         with in_place(out, kind="evaluate", command=invocation(), legacy=("evaluation.json", "targets/K*.json"),
                       resume=resume, overwrite=overwrite):
-            from matdesign.pipeline.evaluation import comparison_markdown, resolve_targets, run_evaluation
+            from matdesign.evaluate.report import comparison_markdown
+            from matdesign.evaluate.runner import run_evaluation
+            from matdesign.evaluate.targets import resolve_targets
 
             chosen, skipped = resolve_targets(targets, dim, data=data, definition=definition)
             for s in skipped:

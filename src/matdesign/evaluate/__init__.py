@@ -1,7 +1,7 @@
 """matdesign.evaluate: the paper's per-target metrics (frac, cov, V_m, d_m, ρ_avg) as a table, and the
 sample quality of a model (valid two-phase designs, K-distribution distances)."""
 
-from matdesign.evaluate.metrics import Record, design_chunks, metrics, relative_error
+from matdesign.evaluate.metrics import design_chunks, metrics, relative_error
 from matdesign.evaluate.table import MetricsTable
 
-__all__ = ["MetricsTable", "Record", "design_chunks", "metrics", "relative_error"]
+__all__ = ["MetricsTable", "design_chunks", "metrics", "relative_error"]

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from matdesign.errors import InputError
-from matdesign.verification.verify import Verification, density
+from matdesign.verification.verify import density
 from matdesign.materials import chunk_index
 from matdesign.microstructure import Design
+from matdesign.pipeline.results import Candidate
 
 MARGINS = (0.01, 0.05)
 """Relative-error margins of the frac/cov metrics."""
-
-
-@dataclass(frozen=True)
-class Record:
-    """One generated sample: its backprojected ``design``, the ``verification`` (K_θ) and
-    optionally ``K_s`` (FEM K of the sample itself) and ``K_raw`` (K_θ of the GMM means used
-    as-is, without the nearest-material lookup; Table 4 "no closest material"), all in GPa."""
-
-    design: Design
-    verification: Verification
-    K_s: float = math.nan
-    K_raw: float = math.nan
 
 
 def relative_error(K, target: float) -> np.ndarray:
@@ -39,14 +27,14 @@ def design_chunks(design: Design) -> set[int]:
     return {int(chunk_index(m.E, m.nu, m.rho)) for m in used}
 
 
-def metrics(records: list[Record], target: float, table) -> dict[str, float]:
+def metrics(records: list[Candidate], target: float, table) -> dict[str, float]:
     """Metrics of the ``records`` generated for one target K* [GPa] (``table``: MaterialTable).
 
     For each margin m in 1 %, 5 % (key suffix ``_1`` / ``_5``): ``frac`` = fraction of all records
     with ε_r(K_θ) < m (failed verifications count as misses); ``cov`` = number of distinct material
     chunks used by those records (matrix and particle chunks pooled) / number of non-empty chunks of
-    ``table``; ``rho_avg`` = their mean density (nan if none); ``frac_sample``/``frac_raw`` the
-    same fraction for K_s and K_raw when any record has them. Over all records: ``V_m``, ``d_m``
+    ``table``; ``rho_avg`` = their mean density (nan if none); ``frac_sample`` the
+    same fraction for K_s (each candidate's ``value_s``) when any record has it. Over all records: ``V_m``, ``d_m``
     (means of the backprojection diagnostics), ``rho_avg``, ``eps_median`` (nan-aware median ε_r),
     ``valid`` (fraction of valid backprojections), ``n``.
     """
@@ -65,10 +53,9 @@ def metrics(records: list[Record], target: float, table) -> dict[str, float]:
         out["frac" + key] = float(hit.mean())
         out["cov" + key] = len(chunks) / n_chunks
         out["rho_avg" + key] = float(rho[hit].mean()) if hit.any() else math.nan
-        for name, attr in (("sample", "K_s"), ("raw", "K_raw")):
-            values = np.array([getattr(r, attr) for r in records])
-            if np.isfinite(values).any():
-                out[f"frac_{name}{key}"] = float((relative_error(values, target) < margin).mean())
+        values = np.array([r.value_s for r in records])
+        if np.isfinite(values).any():
+            out[f"frac_sample{key}"] = float((relative_error(values, target) < margin).mean())
     out["rho_avg"] = float(rho.mean())
     out["V_m"] = float(np.mean([r.design.diagnostics.get("V_m", math.nan) for r in records]))
     out["d_m"] = float(np.mean([r.design.diagnostics.get("d_m", math.nan) for r in records]))

@@ -24,12 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import wasserstein_distance
-from tqdm.auto import tqdm
 
-from matdesign.backproject import backproject_batch
 from matdesign.errors import InputError
-from matdesign.verification.verify import sample_K, verify
 from matdesign.microstructure import Design
+from matdesign.pipeline.candidates import backprojected_candidates, verify_candidates
 
 DEGENERATE = ("no_particles", "all_particle", "one_phase", "same_material")
 """Reasons a design is not a valid two-phase design, in the order :func:`degeneracy` checks them."""
@@ -123,13 +121,10 @@ def evaluate_samples(fields, table, normalization, *, seed: int = 0, progress: b
     if x.ndim not in (4, 5) or x.shape[1] != 3:
         raise InputError(f"fields: expected (B, 3, *grid) with a 2D or 3D grid, got {x.shape}")
     dim, size = x.ndim - 2, x.shape[-1]
-    designs = backproject_batch(x, table, normalization, seed=seed, progress=progress)
-    reasons = [degeneracy(d) for d in designs]
-    K_design = np.full(len(designs), np.nan)
-    for i, (d, r) in enumerate(tqdm(list(zip(designs, reasons)), desc="verify", disable=not progress, leave=False)):
-        if r == "":
-            K_design[i] = verify(d, size=size, dim=dim, n=1, rng=np.random.default_rng([seed, i]), definition="cell").K
-    K_sample = np.concatenate([np.atleast_1d(sample_K(f, dim=dim)) for f in
-                               tqdm(np.array_split(x, max(1, len(x) // 16)), desc="K of samples",
-                                    disable=not progress, leave=False)])
-    return SampleEvaluation(designs, reasons, K_sample, K_design)
+    candidates = backprojected_candidates(x, table, normalization, seed=seed, batch=16, progress=progress)
+    reasons = [degeneracy(c.design) for c in candidates]
+    verify_candidates(candidates, size=size, dim=dim, n=1, seed=seed, definition="cell",
+                      skip=lambda c: degeneracy(c.design) != "", progress=progress)
+    K_design = np.array([c.verification.K if c.verification is not None else np.nan for c in candidates])
+    K_sample = np.array([c.value_s for c in candidates])
+    return SampleEvaluation([c.design for c in candidates], reasons, K_sample, K_design)

@@ -15,7 +15,8 @@ from matdesign.atomic import write_text_atomic
 from matdesign.verification import PROPERTIES, density
 from matdesign.verification.verify import arrangement
 from matdesign.microstructure import render_png
-from matdesign.pipeline.design import Candidate, DesignResult, shown_candidates
+from matdesign.pipeline.ranking import shown_candidates
+from matdesign.pipeline.results import Candidate, DesignResult
 from matdesign.pipeline.report import figure_png, write_report
 
 

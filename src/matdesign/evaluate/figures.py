@@ -43,7 +43,7 @@ def sample_grid_png(ev, out, path, columns: int = 6) -> Path:
     from matplotlib.colors import LogNorm
     from matplotlib.figure import Figure
 
-    from matdesign.pipeline.evaluation import load_target_fields
+    from matdesign.evaluate.store import load_target_fields
 
     rows = [(r, load_target_fields(out, r["target"])) for r in ev.results]
     cols = min(columns, max(len(f) for _, f in rows))
