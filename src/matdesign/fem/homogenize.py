@@ -24,9 +24,11 @@ from matdesign.errors import InputError
 from matdesign.validate import check_dim, check_integers
 from matdesign.fem.backends import CondenseBackend, PCGBackend, ScipyBackend
 from matdesign.fem.elements import VOIGT_PAIRS
+from matdesign.fem.energy_form import EnergyForm
 from matdesign.fem.grid import VoxelGrid
 from matdesign.fem.periodic_grid import PeriodicVoxelGrid
 from matdesign.fem.periodic_pcg import PeriodicPCGBackend
+from matdesign.fem.release import release_modulus
 from matdesign.fem.moduli import lame, lame_derivatives
 from matdesign.fem.threads import ChunkPool
 from matdesign.fem.validate import as_fields, to_output
@@ -198,7 +200,7 @@ class Homogenizer:
     def _bulk(self, E: torch.Tensor, nu: torch.Tensor, was_numpy: bool):
         if was_numpy or not torch.is_grad_enabled() or not (E.requires_grad or nu.requires_grad):
             return to_output(self.bulk_with_gradient(E, nu)[0], was_numpy, E)
-        return _EnergyForm.apply(E, nu, self.bulk_with_gradient, self.dim)
+        return EnergyForm.apply(E, nu, self.bulk_with_gradient, self.dim)
 
     def stiffness_with_gradient(self, E: torch.Tensor, nu: torch.Tensor, gradient: bool = True):
         """``(C, dC/dE, dC/dν)`` for validated tensors (..., *grid): (..., R, R), (..., R, R, *grid) ×2.
@@ -237,7 +239,7 @@ class Homogenizer:
     def _stiffness(self, E: torch.Tensor, nu: torch.Tensor, was_numpy: bool):
         if was_numpy or not torch.is_grad_enabled() or not (E.requires_grad or nu.requires_grad):
             return to_output(self.stiffness_with_gradient(E, nu, gradient=False)[0], was_numpy, E)
-        return _EnergyForm.apply(E, nu, self.stiffness_with_gradient, self.dim)
+        return EnergyForm.apply(E, nu, self.stiffness_with_gradient, self.dim)
 
 
 def _check_bc(bc: str, solver: str) -> None:
@@ -258,30 +260,6 @@ def _particles(infos: list, sizes: list):
 def _symmetric(P: torch.Tensor) -> torch.Tensor:
     """Average a (B, R, R, ...) stack with its transpose in the two R axes (removes round-off asymmetry)."""
     return 0.5 * (P + P.transpose(1, 2))
-
-
-class _EnergyForm(torch.autograd.Function):
-    """An effective quantity Q(E, ν) — K (B,) or the Voigt stiffness C (B, R, R) — whose energy-form
-    gradient (``dK/dθ = ½ uᵀ(∂K_h/∂θ)u``, ``dC_ij/dθ = u_iᵀ(∂K_h/∂θ)u_j``) comes from the same solve.
-
-    ``solve(E, nu) -> (Q, dQ/dE, dQ/dν)`` with the derivatives shaped ``(*Q.shape, *grid)``.
-    """
-
-    @staticmethod
-    def forward(ctx, E, nu, solve, dim: int):
-        Q, dQ_dE, dQ_dnu = solve(E, nu)
-        ctx.save_for_backward(dQ_dE.to(E.dtype), dQ_dnu.to(nu.dtype))
-        ctx.dim = dim
-        ctx.q_axes = tuple(range(E.ndim - dim, Q.ndim))  # Q's own axes beyond the batch (C: the Voigt pair)
-        return Q.to(device=E.device, dtype=E.dtype)
-
-    @staticmethod
-    def backward(ctx, grad_Q):
-        dQ_dE, dQ_dnu = ctx.saved_tensors
-        g = grad_Q.reshape(*grad_Q.shape, *(1,) * ctx.dim).to(dQ_dE)
-        if not ctx.q_axes:
-            return g * dQ_dE, g * dQ_dnu, None, None
-        return (g * dQ_dE).sum(ctx.q_axes), (g * dQ_dnu).sum(ctx.q_axes), None, None
 
 
 @lru_cache(maxsize=16)
@@ -325,8 +303,6 @@ def bulk_modulus(E, nu, *, dim: int, bc: str = "affine", solver: str = "auto", t
         if bc != "affine":
             raise InputError(f'definition="paper" prescribes the release\'s own boundary conditions; bc={bc!r} '
                              "does not apply")
-        from matdesign.fem.release import release_modulus  # release.py imports this module
-
         return release_modulus(E, nu, dim=dim, solver=solver, tol=tol, maxiter=maxiter)
     hom, E, nu, was_numpy = _prepare(E, nu, dim, solver, tol, maxiter, dtype, bc)
     return hom._bulk(E, nu, was_numpy)

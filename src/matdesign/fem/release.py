@@ -55,7 +55,7 @@ from matdesign.errors import InputError
 from matdesign.fem.backends import multigrid_pcg
 from matdesign.fem.elements import VOIGT_PAIRS, _gauss_points, corner_offsets, lame_matrices, strain_operator
 from matdesign.fem.grid import VoxelGrid
-from matdesign.fem.homogenize import _EnergyForm
+from matdesign.fem.energy_form import EnergyForm
 from matdesign.fem.moduli import lame, lame_derivatives
 from matdesign.fem.validate import as_fields, to_output
 
@@ -274,4 +274,4 @@ def release_modulus(E, nu, *, dim: int, solver: str = "auto", tol: float = 1e-10
     def solve(e, v):
         return tuple(t.to(e.device) for t in release_with_gradient(e, v, dim, solver, tol, maxiter))
 
-    return _EnergyForm.apply(E, nu, solve, dim)
+    return EnergyForm.apply(E, nu, solve, dim)
