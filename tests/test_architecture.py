@@ -130,3 +130,12 @@ def test_nothing_outside_tests_imports_from_tests(folder):
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n == "tests" or n.startswith(("tests.", "test_")) for n in names), path
         assert "sys.path" not in path.read_text(encoding="utf-8") or "tests" not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_cli_light_copies_match_their_sources():
+    """The CLI keeps two lists without importing their heavy modules; they must stay the sources' lists."""
+    from matdesign.cli import checks, common
+    from matdesign.verification import DEFINITIONS, PROPERTIES
+
+    assert common.TARGET_PROPERTIES == tuple(PROPERTIES)
+    assert checks.DEFINITIONS == tuple(DEFINITIONS)

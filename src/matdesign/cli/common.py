@@ -11,7 +11,8 @@ from matdesign.cli import checks, paths
 from matdesign.errors import InputError
 from matdesign.targets import parse_target_list
 
-PROPERTIES = ("K", "G", "E", "nu")
+TARGET_PROPERTIES = ("K", "G", "E", "nu")
+"""The design targets (the keys of :data:`matdesign.verification.PROPERTIES`, kept here to answer without importing it)."""
 RANKS = ("robust", "error")
 OBJECTIVES = ("absolute", "relative")
 SEARCHES = ("both", "model", "physics")
@@ -82,7 +83,7 @@ def check_design_options(*, target, target_K, prop, dim, samples, steps, materia
                          step_clip, tolerance, rank, verify_n, definition, top, search, time_limit, model,
                          device, seed, out) -> tuple[float, Path | None]:
     """Every option of ``design``, before any heavy import: (the target, the model path)."""
-    checks.choice("--property", prop, PROPERTIES)
+    checks.choice("--property", prop, TARGET_PROPERTIES)
     chosen = pick_target(target, target_K, prop)
     checks.dim(dim)
     checks.choice("--objective", objective, OBJECTIVES)

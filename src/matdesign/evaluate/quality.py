@@ -1,4 +1,4 @@
-"""Sample quality of a diffusion model (issue 6): how many samples backproject to a valid two-phase
+"""Sample quality of a diffusion model: how many samples backproject to a valid two-phase
 design, and how far their bulk-modulus distribution lies from the training data's.
 
 A backprojected design is a **valid two-phase design** when none of these holds (first one wins,

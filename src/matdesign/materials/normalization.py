@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 from matdesign.errors import InputError
-from matdesign.materials.validation import PROPERTIES
+from matdesign.materials.validation import MATERIAL_COLUMNS
 
 
 class Normalization:
@@ -24,7 +24,7 @@ class Normalization:
             raise InputError(f"normalization bounds must have shape (3, 2), got {b.shape}")
         if not np.isfinite(b).all():
             raise InputError(f"normalization bounds must be finite, got {b.tolist()}")
-        for prop, (lo, hi) in zip(PROPERTIES, b):
+        for prop, (lo, hi) in zip(MATERIAL_COLUMNS, b):
             if not lo < hi:
                 raise InputError(f"normalization bounds for {prop}: need min < max, got [{lo:g}, {hi:g}]")
         b.setflags(write=False)
@@ -66,15 +66,15 @@ class Normalization:
 
     def to_dict(self) -> dict[str, list[float]]:
         """JSON-ready ``{"E": [min, max], "nu": [...], "rho": [...]}``."""
-        return {prop: [float(lo), float(hi)] for prop, (lo, hi) in zip(PROPERTIES, self._bounds)}
+        return {prop: [float(lo), float(hi)] for prop, (lo, hi) in zip(MATERIAL_COLUMNS, self._bounds)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Normalization":
         """Inverse of :meth:`to_dict`."""
-        missing = [p for p in PROPERTIES if p not in d]
+        missing = [p for p in MATERIAL_COLUMNS if p not in d]
         if missing:
             raise InputError(f"normalization dict lacks {', '.join(missing)} (has {sorted(d)})")
-        return cls([d[p] for p in PROPERTIES])
+        return cls([d[p] for p in MATERIAL_COLUMNS])
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Normalization) and np.array_equal(self._bounds, other._bounds)

@@ -17,7 +17,7 @@ from matdesign.errors import InputError
 E_MAX_PLAUSIBLE = 1500.0
 RHO_MAX_PLAUSIBLE = 30.0
 
-PROPERTIES = ("E", "nu", "rho")
+MATERIAL_COLUMNS = ("E", "nu", "rho")
 
 
 def value_problem(prop: str, value: float) -> str | None:
@@ -51,7 +51,7 @@ def validate_properties(E, nu, rho, where: str = "materials") -> tuple[np.ndarra
     naming ``where``, the property, the first bad index and value, and how many are bad.
     """
     arrays = []
-    for prop, values in zip(PROPERTIES, (E, nu, rho)):
+    for prop, values in zip(MATERIAL_COLUMNS, (E, nu, rho)):
         if hasattr(values, "detach"):  # torch tensor
             values = values.detach().cpu().numpy()
         try:
@@ -61,9 +61,9 @@ def validate_properties(E, nu, rho, where: str = "materials") -> tuple[np.ndarra
     try:
         arrays = np.broadcast_arrays(*arrays)
     except ValueError:
-        shapes = ", ".join(f"{p} {a.shape}" for p, a in zip(PROPERTIES, arrays))
+        shapes = ", ".join(f"{p} {a.shape}" for p, a in zip(MATERIAL_COLUMNS, arrays))
         raise InputError(f"{where}: E, nu, rho have incompatible shapes ({shapes})") from None
-    for prop, values in zip(PROPERTIES, arrays):
+    for prop, values in zip(MATERIAL_COLUMNS, arrays):
         bad = _bad_mask(prop, values)
         if bad.any():
             first = tuple(int(i) for i in np.argwhere(bad)[0])

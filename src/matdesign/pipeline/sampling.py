@@ -26,7 +26,7 @@ from matdesign.materials import MaterialTable
 
 
 OBJECTIVES = {"K": TargetBulkModulus, "G": TargetShearModulus, "E": TargetYoungsModulus, "nu": TargetPoissonRatio}
-"""The guidance objective of each target property (:data:`matdesign.evaluate.PROPERTIES`)."""
+"""The guidance objective of each target property (:data:`matdesign.verification.PROPERTIES`)."""
 
 
 DEFAULT_STEP_CLIP = 0.01
