@@ -133,6 +133,8 @@ def test_design_cli_missing_model_and_bad_materials(tmp_path, capsys):
 
 
 def test_step_clip_default_and_inf_turns_it_off():
-    assert resolve_step_clip(None) == DEFAULT_STEP_CLIP == 0.01  # measured, docs/results.md
+    assert DEFAULT_STEP_CLIP == 0.01  # measured, docs/results.md
+    with pytest.raises(InputError, match="step_clip=None"):
+        resolve_step_clip(None)  # ambiguous: the default or no clip?
     assert resolve_step_clip(math.inf) is None
     assert resolve_step_clip(0.02) == 0.02

@@ -31,6 +31,7 @@ from scipy.optimize import minimize
 from tqdm.auto import tqdm
 
 from matdesign.errors import InputError
+from matdesign.validate import check_dim, check_integers
 from matdesign.verification import verify
 from matdesign.verification.definition import DEFAULT_DEFINITION, get_definition
 from matdesign.verification.verify import arrangement
@@ -113,12 +114,10 @@ class BOResult(DesignResult):
 
 
 def _check(iterations, init_points, samples, runs, kappa, objective, eval_n, verify_n, dim, size):
-    for name, value, low in (("iterations", iterations, 1), ("init_points", init_points, 1), ("samples", samples, 1),
-                             ("runs", runs, 1), ("eval_n", eval_n, 1), ("verify_n", verify_n, 1), ("size", size, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise InputError(f"{name}={value!r}: must be an integer >= {low}")
-    if dim not in (2, 3):
-        raise InputError(f"dim={dim!r}: must be 2 or 3")
+    check_integers(iterations=iterations, init_points=init_points, samples=samples, runs=runs, eval_n=eval_n,
+                   verify_n=verify_n)
+    check_integers(2, size=size)
+    check_dim(dim)
     if not (math.isfinite(kappa) and kappa >= 0):
         raise InputError(f"kappa={kappa!r}: must be a number >= 0")
     if objective not in ("relative", "absolute"):

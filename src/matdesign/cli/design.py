@@ -50,12 +50,13 @@ def design_command(
     with run_staged(out, kind="design", overwrite=overwrite) as (folder, command):
         from matdesign.pipeline.inverse_design import design
         from matdesign.pipeline.output import print_result, save_result
+        from matdesign.pipeline.sampling import DEFAULT_STEP_CLIP
         from matdesign.provenance import versions
 
         result = design(chosen, property=prop, dim=dim, samples=samples, steps=steps,
                         materials=materials, density_weight=density_weight, objective=objective, refine=refine,
                         tolerance=tolerance / 100.0, rank=rank, verify_n=verify_n, model=model, device=device,
-                        seed=seed, step_clip=step_clip, definition=definition, closure=closure, search=search,
+                        seed=seed, step_clip=DEFAULT_STEP_CLIP if step_clip is None else step_clip, definition=definition, closure=closure, search=search,
                         top=top, time_limit=time_limit)
         print_result(result, top)
         save_result(result, folder, top=top, command=command, versions=versions())

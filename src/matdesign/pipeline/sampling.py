@@ -35,11 +35,13 @@ DEFAULT_STEP_CLIP = 0.01
 
 
 
-def resolve_step_clip(step_clip: float | None) -> float | None:
-    """The guidance step clip C of a run: None → :data:`DEFAULT_STEP_CLIP`; inf → no clip (the paper's
-    sampler); otherwise a positive number."""
+def resolve_step_clip(step_clip: float) -> float | None:
+    """The guidance step clip C of a run as :class:`~matdesign.guidance.GuidanceConfig` takes it: a positive
+    number stays, inf → None (no clip: the unclipped DPS step). None is refused: in a run's options it
+    would be ambiguous (the package's default C, or no clip?)."""
     if step_clip is None:
-        return DEFAULT_STEP_CLIP
+        raise InputError(f"step_clip=None: give the trust region C (default {DEFAULT_STEP_CLIP}) or inf for the "
+                         "unclipped step")
     value = float(step_clip)
     if not value > 0:  # also catches NaN
         raise InputError(f"step_clip={step_clip!r}: must be a positive number (inf: no clip)")
@@ -49,12 +51,13 @@ def resolve_step_clip(step_clip: float | None) -> float | None:
 
 def resolve_sampler(sampler: str, step_clip: float | None, grad_max_mag: float = TFG_GRAD_MAX_MAG):
     """``(sampler, step_clip, grad_max_mag)`` of a run as recorded: "dps" with ``step_clip`` resolved
-    (:func:`resolve_step_clip`; inf → "dps-unclipped"), "dps-unclipped" (``step_clip`` None or inf), "tfg"
-    (no step clip; ``grad_max_mag`` > 0). ``grad_max_mag`` is None unless "tfg"."""
+    (:func:`resolve_step_clip`; not given (None) → :data:`DEFAULT_STEP_CLIP`; inf → "dps-unclipped"),
+    "dps-unclipped" (``step_clip`` not given or inf), "tfg" (no step clip; ``grad_max_mag`` > 0).
+    ``grad_max_mag`` is None unless "tfg"."""
     if sampler not in SAMPLERS:
         raise InputError(f"sampler={sampler!r}: must be one of {', '.join(SAMPLERS)}")
     if sampler == "dps":
-        step_clip = resolve_step_clip(step_clip)
+        step_clip = resolve_step_clip(DEFAULT_STEP_CLIP if step_clip is None else step_clip)
         return ("dps" if step_clip is not None else "dps-unclipped"), step_clip, None
     if step_clip is not None and not (sampler == "dps-unclipped" and math.isinf(float(step_clip))):
         raise InputError(f"step_clip={step_clip!r}: only the dps sampler has a step clip (sampler {sampler!r})")

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import stats
 
 from matdesign.errors import InputError
+from matdesign.validate import check_integers
 from matdesign.verification.definition import Definition, get_definition
 from matdesign.microstructure import Design, generate
 from matdesign.microstructure.rve import generate_rve
@@ -111,9 +112,7 @@ def verify(design: Design, *, size: int, dim: int, n: int = 10, rng: np.random.G
     definition = get_definition(definition)
     if definition.fem != "bulk" and prop != "K":
         raise InputError(f"property={prop!r}: the {definition.name} definition defines only K")
-    for name, value in (("n", n), ("n_max", n_max), ("batch", batch)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name}={value!r}: must be an integer >= 1")
+    check_integers(n=n, n_max=n_max, batch=batch)
     if not rel_sem_tol > 0:
         raise InputError(f"rel_sem_tol={rel_sem_tol!r}: must be > 0")
     name = definition.name
