@@ -37,6 +37,7 @@ from matdesign.verification.definition import DEFAULT_DEFINITION, get_definition
 from matdesign.verification.verify import arrangement
 from matdesign.materials import Material, MaterialTable
 from matdesign.microstructure import DIAMETER_RANGE, VOLUME_FRACTION_RANGE, Design
+from matdesign.pipeline.candidates import add_cell_values, verify_candidates
 from matdesign.pipeline.checks import check_target, reachable_range, resolve_table
 from matdesign.pipeline.ranking import check_ranking, rank_candidates
 from matdesign.pipeline.results import Candidate, DesignResult
@@ -247,17 +248,16 @@ def bayesian_optimization(
         seconds["optimize"] += time.perf_counter() - tic
         records.append(record)
         tic = time.perf_counter()
-        for s, d in enumerate(designs):
-            v = verify(d, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, run, 2, s]),
-                       definition=definition)
-            candidates.append(Candidate(len(candidates), d, v, math.nan))
-            fields.append(_first_arrangement(d, v, size, dim))
+        new = [Candidate(len(candidates) + s, d, None) for s, d in enumerate(designs)]
+        verify_candidates(new, size=size, dim=dim, n=verify_n, seed=seed, definition=definition, progress=False,
+                          rngs=[np.random.default_rng([seed, run, 2, s]) for s in range(len(new))])
+        candidates += new
+        fields += [_first_arrangement(c.design, c.verification, size, dim) for c in new]
         seconds["verify"] += time.perf_counter() - tic
         if definition != "cell":
             tic = time.perf_counter()
-            for s, c in enumerate(candidates[-len(designs):]):
-                c.cell = verify(c.design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng([seed, run, 3, s]),
-                                definition="cell")
+            add_cell_values(new, size=size, dim=dim, n=verify_n, seed=seed, progress=False,
+                            rngs=[np.random.default_rng([seed, run, 3, s]) for s in range(len(new))])
             seconds["cell"] += time.perf_counter() - tic
     result = BOResult(target, dim, size, candidates, np.stack(fields), runs=records, seconds=seconds, settings=dict(
         method="bo", target_K=target, dim=dim, size=size, samples=samples, runs=runs, iterations=iterations,

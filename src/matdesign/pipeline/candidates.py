@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -41,14 +41,14 @@ def backprojected_candidates(fields: np.ndarray, table, normalization, *, seed: 
 
 def verify_candidates(candidates: list[Candidate], *, size: int, dim: int, n: int, seed: int, prop: str = "K",
                       definition: str, skip: Callable[[Candidate], bool] | None = None,
-                      progress: bool = True) -> list[Candidate]:
+                      rngs: Sequence[np.random.Generator] | None = None, progress: bool = True) -> list[Candidate]:
     """Set each candidate's verification: its design on ``n`` fresh arrangements of ``size`` voxels per cell
-    axis in ``definition``, drawn from ``default_rng([seed, c.sample])``; candidates with ``skip(c)`` keep
-    None. Returns ``candidates``."""
-    for c in tqdm(candidates, desc="verify", disable=not progress, leave=False):
+    axis in ``definition``, drawn from ``rngs[k]`` (default ``default_rng([seed, c.sample])``); candidates with
+    ``skip(c)`` keep None. Returns ``candidates``."""
+    for k, c in enumerate(tqdm(candidates, desc="verify", disable=not progress, leave=False)):
         if skip is None or not skip(c):
-            c.verification = verify(c.design, size=size, dim=dim, n=n, rng=np.random.default_rng([seed, c.sample]),
-                                    prop=prop, definition=definition)
+            rng = rngs[k] if rngs is not None else np.random.default_rng([seed, c.sample])
+            c.verification = verify(c.design, size=size, dim=dim, n=n, rng=rng, prop=prop, definition=definition)
     return candidates
 
 
@@ -62,12 +62,13 @@ def verified_candidates(fields: np.ndarray, table, normalization, *, size: int, 
 
 def add_cell_values(candidates: list[Candidate], *, size: int, dim: int, n: int, seed: int, prop: str = "K",
                     deadline: float = math.inf, needed: Callable[[Candidate], bool] | None = None,
-                    progress: bool = True) -> None:
-    """Set ``c.cell``, each final design's property in the paper's walled cell ("cell", ``n`` arrangements);
-    after ``deadline`` (a ``time.perf_counter()`` value) only for the candidates with ``needed(c)``."""
+                    rngs: Sequence[np.random.Generator] | None = None, progress: bool = True) -> None:
+    """Set ``c.cell``, each final design's property in the paper's walled cell ("cell", ``n`` arrangements
+    from ``rngs[k]``, default: the seeds above); after ``deadline`` (a ``time.perf_counter()`` value) only
+    for the candidates with ``needed(c)``."""
     for k, c in enumerate(tqdm(candidates, desc="cell", disable=not progress, leave=False)):
         if time.perf_counter() > deadline and not (needed is not None and needed(c)):
             continue
-        c.cell = verify(c.final_design, size=size, dim=dim, n=n,
-                        rng=np.random.default_rng([seed, c.sample if c.source == "sample" else 10_000 + k, 2]),
-                        prop=prop, definition="cell")
+        rng = rngs[k] if rngs is not None else np.random.default_rng(
+            [seed, c.sample if c.source == "sample" else 10_000 + k, 2])
+        c.cell = verify(c.final_design, size=size, dim=dim, n=n, rng=rng, prop=prop, definition="cell")
