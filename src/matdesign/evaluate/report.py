@@ -31,7 +31,6 @@ def save_evaluation(ev: Evaluation, out) -> Path:
     return out
 
 
-
 def comparison_markdown(ev: Evaluation) -> str:
     """frac(ε_r < 1 %), frac(ε_r < 5 %) and the spread per stage and protocol, columns = targets."""
     head = "| | " + " | ".join(f"K* = {t:.4g}" for t in ev.targets) + " |"
@@ -46,7 +45,6 @@ def comparison_markdown(ev: Evaluation) -> str:
                 cells = ["–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec) for v in values]
                 lines.append(f"| {label}: {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
 
 
 def summary_markdown(ev: Evaluation) -> str:

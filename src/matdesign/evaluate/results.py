@@ -10,14 +10,10 @@ from matdesign.evaluate.table import MetricsTable
 
 STAGES = ("raw", "refined")
 
-
 PROTOCOLS = ("paper", "converged")
-
-
 
 #: The run's definition → (the other definition, the key of its value in each sample's record).
 OTHER = {"cell": ("composite", "K_composite"), "composite": ("cell", "K_cell"), "paper": ("cell", "K_cell")}
-
 
 
 @dataclass
@@ -40,7 +36,6 @@ class Evaluation:
     @property
     def stages(self) -> tuple[str, ...]:
         return STAGES if self.settings["refine"] else STAGES[:1]
-
 
 
 def nan_dict(d: dict) -> dict:

@@ -15,17 +15,14 @@ from matdesign.atomic import atomic_path, write_text_atomic
 from matdesign.errors import InputError, InputNote
 from matdesign.evaluate.results import OTHER, PROTOCOLS, STAGES
 
-
 #: Settings that must match for a stored target result to be reused.
 RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "step_clip", "sampler", "grad_max_mag", "guide",
                "definition", "refine", "verify_n", "sem_tol", "max_arrangements", "model_sha256", "material_sha256")
 
 
-
 def target_path(out, target: float, suffix: str) -> Path:
     """``OUT/targets/K<K*><suffix>`` (suffix ``.json`` or ``.npz``)."""
     return Path(out) / "targets" / f"K{target:.6g}{suffix}"
-
 
 
 def load_target_fields(out, target: float) -> np.ndarray:
@@ -34,14 +31,12 @@ def load_target_fields(out, target: float) -> np.ndarray:
         return f["fields"]
 
 
-
 def arrays_sha256(fields: np.ndarray, K_s: np.ndarray) -> str:
     """SHA-256 of a target's stored arrays (their bytes, not the npz file's: zip headers carry a time)."""
     h = hashlib.sha256()
     for a in (fields, K_s):
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
-
 
 
 def _npz_damage(path: Path, result: dict) -> str | None:
@@ -61,11 +56,9 @@ def _npz_damage(path: Path, result: dict) -> str | None:
     return None
 
 
-
 def _damaged(path: Path, why: str, target: float) -> None:
     """Say (an :class:`InputNote`) that a stored result is damaged and will be recomputed; return None."""
     warnings.warn(f"{path} is damaged ({why}); recomputing target K* = {target:g} GPa", InputNote, stacklevel=3)
-
 
 
 def load_done(out, target, settings) -> dict | None:
@@ -108,11 +101,9 @@ def load_done(out, target, settings) -> dict | None:
     return result
 
 
-
 def one_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
-
 
 
 def _design_json(design) -> dict:
@@ -122,12 +113,10 @@ def _design_json(design) -> dict:
             "flags": list(diag.get("flags", [])), "V_m": diag.get("V_m", math.nan), "d_m": diag.get("d_m", math.nan)}
 
 
-
 def _verification_json(v, target) -> dict:
     return {"K": v.K, "std": v.std, "sem": v.sem, "ci95": list(v.ci95), "n": v.n, "converged": v.converged,
             "relative_error": abs(v.K - target) / target, "flags": list(v.flags), "seeds": v.seeds,
             "n_particles": v.n_particles}
-
 
 
 def sample_json(i, K_s, checked, target, definition) -> dict:
@@ -145,7 +134,6 @@ def sample_json(i, K_s, checked, target, definition) -> dict:
     return out
 
 
-
 def json_ready(x):
     """JSON-ready copy: numpy scalars → Python, nan → None."""
     if isinstance(x, dict):
@@ -157,7 +145,6 @@ def json_ready(x):
     if isinstance(x, float) and math.isnan(x):
         return None
     return x
-
 
 
 def file_sha256(path: Path) -> str:

@@ -10,10 +10,8 @@ from matdesign.pipeline.checks import check_target, reachable_range
 from matdesign.targets import parse_target_list
 from matdesign.verification.definition import get_definition
 
-
 #: The paper's five evaluation targets K* [GPa] (Table 1; its own 2D K convention, see docs/physics.md).
 PAPER_TARGETS = {2: (4.8, 86.6, 168.5, 250.4, 332.2), 3: (0.9, 83.3, 165.6, 248.0, 330.3)}
-
 
 
 def resolve_targets(spec: str, dim: int, *, data=None, table: MaterialTable | None = None, definition: str = "cell"):

@@ -20,13 +20,11 @@ POISSON_TARGET_RANGE = (-1.0, 0.5)
 objective's own per-dimension range is :data:`matdesign.guidance.objectives.POISSON_RANGE`)."""
 
 
-
 def resolve_table(materials: str | Path | MaterialTable | None) -> MaterialTable:
     """The material table of a run: a CSV path (validated), a MaterialTable, or None → the built-in table."""
     if isinstance(materials, (str, Path)):
         return MaterialTable.from_csv(materials)
     return materials if materials is not None else MaterialTable.builtin()
-
 
 
 def reachable_range(table: MaterialTable, dim: int, prop: str = "K") -> tuple[float, float]:
@@ -47,7 +45,6 @@ def reachable_range(table: MaterialTable, dim: int, prop: str = "K") -> tuple[fl
     return float(np.min(x)), float(np.max(x))
 
 
-
 def choose_target(target: float | None, target_K: float | None, prop: str, *,
                   names: tuple[str, str] = ("target", "target_K")) -> float:
     """The one target given: ``target`` (of ``prop``) or ``target_K`` (a K target, only with ``prop`` K);
@@ -58,7 +55,6 @@ def choose_target(target: float | None, target_K: float | None, prop: str, *,
     if target_K is not None and prop != "K":
         raise InputError(f"{name_K} is a bulk-modulus target; for property {prop} use {name}")
     return target if target is not None else target_K
-
 
 
 def check_target(target: float, table: MaterialTable, dim: int, prop: str = "K") -> float:

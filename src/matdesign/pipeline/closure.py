@@ -29,6 +29,7 @@ from matdesign.pipeline.refine import refine_volume_fraction
 from matdesign.pipeline.results import Candidate, within_tolerance
 from matdesign.pipeline.validity import largest_diameter, validity_flags
 
+
 MARGIN = 0.02
 """Estimated volume fractions must lie this far inside the training range (the estimate is ~3 % off)."""
 
@@ -150,7 +151,6 @@ def window(volume_fraction: float, dim: int, width: float = 0.3) -> tuple[float,
 WINDOW = {2: 0.3, 3: 0.6}
 """Relative half-width of closure's vf search around the estimate: the 3D composite at 32 voxels per cell
 is up to ~25 % stiffer than the estimate at high contrast (docs/physics.md), 2D within ~3 %."""
-
 
 SEARCHES = ("both", "model", "physics")
 """Where closure takes its material pairs from: the samples' neighbourhoods, the whole table, or both."""

@@ -30,25 +30,20 @@ from matdesign.verification.definition import DEFAULT_DEFINITION, get_definition
 
 DEFAULT_SAMPLES = {2: 16, 3: 4}
 
-
 DEFAULT_STEPS = {2: 100, 3: 50}
 """Guided samples and DDIM steps of ``design`` by dimension (3D: sized for ≤ 10 minutes on 2 CPU cores)."""
-
 
 DEFAULT_TIME_LIMIT = {2: 110.0, 3: 480.0}
 """Default wall-time budget [s] of ``design`` per dimension: guidance stops after :data:`GUIDANCE_SHARE`
 of it, closure starts no new candidate and no new refinement step after it, and the paper-cell values
 are computed only while it lasts (3D: leaves two minutes for the candidate in progress)."""
 
-
 GUIDANCE_SHARE = 0.5
 """Share of the time budget that guided sampling may use; the remaining DDIM steps run unguided (UNet
 only), so that closure keeps time where the guidance FEM is slow (3D rubbery fields: 6–15 s per step)."""
 
-
 GRID = {2: 64, 3: 32}
 """The design cell's voxels per axis without a model (physics search): the shipped models' grids."""
-
 
 
 def design(

@@ -21,7 +21,6 @@ def shipped_model_path(name: str | int) -> Path:
     return Path(str(resources.files("matdesign") / "models" / name))
 
 
-
 def load_model(model: str | Path | None, dim: int, device: str):
     """Load ``model`` (a folder or .safetensors path; None → the shipped default for ``dim``)."""
     from matdesign.diffusion import DiffusionModel

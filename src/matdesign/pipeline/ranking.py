@@ -17,14 +17,12 @@ def _rank_key(result: DesignResult, c: Candidate, by: str):
     return (not result.found(c), bool(c.flags)) + ((-c.p_within, err, rho) if by == "robust" else (err, rho))
 
 
-
 def check_ranking(tolerance: float, rank: str) -> None:
     """InputError unless ``rank`` is "robust" or "error" and ``tolerance`` a fraction in (0, 1)."""
     if rank not in ("robust", "error"):
         raise InputError(f"rank={rank!r}: must be 'robust' or 'error'")
     if not 0 < tolerance < 1:
         raise InputError(f"tolerance={tolerance!r}: must be a fraction in (0, 1), e.g. 0.01")
-
 
 
 def rank_candidates(result: DesignResult, tolerance: float, rank: str) -> DesignResult:
@@ -46,7 +44,6 @@ def rank_candidates(result: DesignResult, tolerance: float, rank: str) -> Design
         seen.add(pair)
     result.candidates.sort(key=lambda c: _rank_key(result, c, rank))
     return result
-
 
 
 def shown_candidates(result: DesignResult, top: int) -> list[Candidate]:

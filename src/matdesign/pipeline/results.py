@@ -22,7 +22,6 @@ def within_tolerance(verification: Verification, target: float, tolerance: float
     return verification.ok and abs(verification.mean - target) + sem <= half
 
 
-
 def probability_within(verification: Verification, target: float, tolerance: float,
                        scale: float | None = None) -> float:
     """P(|X − X*| ≤ tol·scale) for one random arrangement, X ~ Normal(mean, spread) over arrangements;
@@ -35,7 +34,6 @@ def probability_within(verification: Verification, target: float, tolerance: flo
     if not math.isfinite(std) or std <= 0:
         return float(lo <= mean <= hi)
     return float(stats.norm.cdf((hi - mean) / std) - stats.norm.cdf((lo - mean) / std))
-
 
 
 @dataclass
@@ -65,7 +63,6 @@ class Candidate:
     @property
     def final_verification(self) -> Verification:
         return self.refinement.verification if self.refinement else self.verification
-
 
 
 @dataclass

@@ -28,11 +28,9 @@ from matdesign.materials import MaterialTable
 OBJECTIVES = {"K": TargetBulkModulus, "G": TargetShearModulus, "E": TargetYoungsModulus, "nu": TargetPoissonRatio}
 """The guidance objective of each target property (:data:`matdesign.verification.PROPERTIES`)."""
 
-
 DEFAULT_STEP_CLIP = 0.01
 """Default guidance trust region C of ``design`` and ``evaluate`` (each sample's guidance step RMS
 ≤ C·√(1−ᾱ_t), :class:`GuidanceConfig`); measured in 2D and 3D, docs/results.md, "Guidance step clip"."""
-
 
 
 def resolve_step_clip(step_clip: float) -> float | None:
@@ -46,7 +44,6 @@ def resolve_step_clip(step_clip: float) -> float | None:
     if not value > 0:  # also catches NaN
         raise InputError(f"step_clip={step_clip!r}: must be a positive number (inf: no clip)")
     return None if math.isinf(value) else value
-
 
 
 def resolve_sampler(sampler: str, step_clip: float | None, grad_max_mag: float = TFG_GRAD_MAX_MAG):
