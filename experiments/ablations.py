@@ -19,6 +19,7 @@ from common import RowLog, frac_below
 
 from matdesign.verification import density
 from matdesign.pipeline.inverse_design import design
+from matdesign.pipeline.sampling import DEFAULT_STEP_CLIP
 
 
 def main() -> None:
@@ -28,7 +29,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16)
     ap.add_argument("--steps", type=int, nargs="+", default=[50])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--step-clip", type=float, default=None,
+    ap.add_argument("--step-clip", type=float, default=DEFAULT_STEP_CLIP,
                     help="guidance trust region C (default: the package's; inf: the paper's unclipped sampler)")
     ap.add_argument("--out", default="docs/density_sweep.json")
     args = ap.parse_args()
