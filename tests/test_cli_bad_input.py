@@ -129,6 +129,8 @@ CASES = [
     ("baseline cfg --target-K 40 --verify-n 0", "--verify-n 0"),
     # evaluate
     ("evaluate --targets abc", "--targets 'abc': expected dataset, paper or comma-separated numbers"),
+    ("evaluate --targets 120 --materials {d}/missing.csv", "--materials {d}/missing.csv: no such file"),
+    ("evaluate --targets 120 --materials {d}/semicolon.csv", "not comma-separated"),
     ("evaluate --targets -3", "--targets -3"),
     ("evaluate --targets dataset", "--targets dataset needs --data"),
     ("evaluate --targets dataset --data {d}/empty", "no dataset store"),

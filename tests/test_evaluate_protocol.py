@@ -284,3 +284,16 @@ def test_a_paper_run_carries_the_cell_K():
     paper, cell = r["raw"]["paper"], r["other"]
     assert paper.definition == "paper" and cell.definition == "cell" and cell.n == 3
     assert store.sample_json(0, 0.0, r, 1.0, "paper")["K_cell"]["mean"] == cell.mean
+
+
+def test_evaluation_backprojects_onto_the_given_materials_and_keys_the_resume_on_them(tiny_model, tmp_path):
+    csv = tmp_path / "mine.csv"
+    csv.write_text("name,E,nu,rho\nSoft,2.0,0.35,1.2\nMid,70.0,0.33,2.7\nStiff,400.0,0.22,3.9\n")
+    out = tmp_path / "eval"
+    ev = run_evaluation([20.0], model=tiny_model, out=out, materials=csv, refine=False, **KW)
+    assert ev.settings["materials"] == str(csv)
+    assert ev.settings["material_sha256"] == MaterialTable.from_csv(csv).sha256() != MaterialTable.builtin().sha256()
+    used = {s["raw"]["design"][k] for s in ev.results[0]["samples"] for k in ("matrix", "particle")}
+    assert used and used <= {"Soft", "Mid", "Stiff"}
+    with pytest.raises(InputError, match="material_sha256"):  # the same folder with the built-in table
+        run_evaluation([20.0], model=tiny_model, out=out, refine=False, **KW)

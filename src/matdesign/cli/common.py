@@ -106,9 +106,10 @@ def check_design_options(*, target, target_K, prop, dim, samples, steps, materia
     return chosen, model
 
 
-def check_targets(spec: str, data: Path | None, dim: int, definition: str = "cell") -> None:
+def check_targets(spec: str, data: Path | None, dim: int, definition: str = "cell",
+                  materials: Path | None = None) -> None:
     """--targets: dataset (with a readable --data store of ``dim``), paper, or positive numbers K1,K2,… [GPa]
-    that the table's composites reach (any positive number in the definition "paper": the release's uniaxial
+    that the composites of the table (``materials`` or the built-in one) reach (any positive number in the definition "paper": the release's uniaxial
     K is not bounded by the phases' bulk moduli, as in :func:`matdesign.evaluate.targets.resolve_targets`)."""
     spec = spec.strip()
     if spec == "dataset":
@@ -124,7 +125,7 @@ def check_targets(spec: str, data: Path | None, dim: int, definition: str = "cel
         for v in values:
             checks.target("K", v, "--targets")
             if definition != "paper":
-                check_reachable("K", v, dim, "--targets")
+                check_reachable("K", v, dim, "--targets", materials)
 
 
 @contextlib.contextmanager

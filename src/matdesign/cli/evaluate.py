@@ -20,6 +20,7 @@ def evaluate_command(
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset store whose five targets --targets dataset uses."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model: a folder or a shipped model's name (2d, 3d; default: the shipped model of --dim)."),
     dim: int = typer.Option(2, "--dim", help="2 or 3."),
+    materials: Optional[Path] = typer.Option(None, "--materials", help="CSV of your own materials (name,E,nu,rho) that designs are backprojected onto (default: the built-in table)."),
     samples: int = typer.Option(50, "--samples", help="Guided samples per target."),
     steps: int = typer.Option(100, "--steps", help="DDIM steps per sample."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same results)."),
@@ -49,7 +50,8 @@ def evaluate_command(
     from matdesign.cli.rundir import in_place
 
     checks.dim(dim)
-    check_targets(targets, data, dim, definition)
+    paths.materials_csv(materials)
+    check_targets(targets, data, dim, definition, materials)
     checks.choice("--objective", objective, OBJECTIVES)
     checks.choice("--mode", mode, ("guided", "unguided", "project"))
     checks.choice("--definition", definition, checks.DEFINITIONS)
@@ -76,14 +78,18 @@ def evaluate_command(
             from matdesign.evaluate.runner import run_evaluation
             from matdesign.evaluate.targets import resolve_targets
 
-            chosen, skipped = resolve_targets(targets, dim, data=data, definition=definition)
+            from matdesign.pipeline.checks import resolve_table
+
+            table = resolve_table(materials)
+            chosen, skipped = resolve_targets(targets, dim, data=data, table=table, definition=definition)
             for s in skipped:
                 print(f"skipping target {s['target']:g} GPa: {s['reason']}")
             ev = run_evaluation(chosen, model=model, dim=dim, samples=samples, steps=steps, seed=seed, objective=objective,
                                 mode=mode, step_clip=step_clip, sampler=sampler, grad_max_mag=grad_max_mag,
                                 guide=guide, definition=definition, refine=refine, verify_n=verify_n,
                                 sem_tol=sem_tol / 100.0, max_arrangements=max_arrangements, out=out, workers=workers,
-                                scheduler=scheduler, device=device, skipped=skipped, command=invocation())
+                                scheduler=scheduler, device=device, materials=materials, skipped=skipped,
+                                command=invocation())
             print("\n" + comparison_markdown(ev))
     except KeyboardInterrupt:
         typer.echo(f"interrupted: finished targets are kept in {out}/targets; continue with --resume", err=True)

@@ -103,6 +103,7 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
                     verify_n=int(verify_n), sem_tol=float(sem_tol), max_arrangements=int(max_arrangements),
                     model=str(model_path), model_step=net.step, model_weights=net.info.get("weights", ""),
                     model_sha256=file_sha256(model_path if model_path.is_file() else model_path / "model.safetensors"),
+                    materials=str(materials) if isinstance(materials, (str, Path)) else ("builtin" if materials is None else "table"),
                     material_sha256=table.sha256(), size=net.grid[0], device=device, command=command)
     out = Path(out)
     done = {t: load_done(out, t, settings) for t in targets}
