@@ -16,7 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-IGNORED = {"versions", "command", "model", "created", "machine", "materials_path", "files"}
+IGNORED = {"versions", "command", "model", "created", "machine", "materials", "materials_path", "files"}
 """Keys whose values name the run rather than its numbers (besides every key containing "second")."""
 
 

@@ -55,11 +55,11 @@ def run(args) -> None:
                         command=" ".join(["python experiments/table1_paper_definition.py run",
                                           f"--sampler {args.sampler} --samples {args.samples} --steps {args.steps}"]))
     for r in ev.results:
-        m = r["metrics"]["raw/paper"]
-        print(f"{args.sampler} K*={r['target']:g}: frac1 {m['frac_1']:.3f} frac5 {m['frac_5']:.3f} "
+        m = r.metrics_of("raw", "paper")
+        print(f"{args.sampler} K*={r.target:g}: frac1 {m['frac_1']:.3f} frac5 {m['frac_5']:.3f} "
               f"K_s frac5 {m['frac_sample_5']:.3f} eps_median {m['eps_median']:.3f} "
-              f"seconds {sum(r['seconds'].values()):.0f} (sampling {r['seconds']['sampling']:.0f}, "
-              f"FEM {r['seconds_sampling_fem']:.0f})", flush=True)
+              f"seconds {r.work_seconds:.0f} (sampling {r.seconds['sampling']:.0f}, "
+              f"FEM {r.seconds_sampling_fem:.0f})", flush=True)
     print(f"wall {time.perf_counter() - tic:.0f} s", flush=True)
 
 

@@ -20,6 +20,7 @@ from matdesign.evaluate import runner, store
 from matdesign.pipeline.checks import reachable_range
 from matdesign.pipeline.inverse_design import design
 from matdesign.evaluate.figures import quantile_picks
+from matdesign.evaluate.results import TargetResult
 from matdesign.evaluate.runner import protocol_metrics, run_evaluation
 from matdesign.evaluate.store import target_path
 from matdesign.evaluate.targets import PAPER_TARGETS, resolve_targets
@@ -107,8 +108,8 @@ def test_evaluation_outputs_and_reproducible_verification(evaluated):
                    for e in ("md", "csv", "json"))):
         assert (out / name).stat().st_size > 0, name
     for result in ev.results:
-        target = result["target"]
-        for i, s in enumerate(result["samples"]):
+        target = result.target
+        for i, s in enumerate(result.samples):
             raw = s["raw"]
             d = _design(table, raw)
             paper = verify(d, size=16, dim=2, n=4, rng=np.random.default_rng([0, i]))
@@ -129,16 +130,16 @@ def test_evaluation_outputs_and_reproducible_verification(evaluated):
                 assert s["K_composite"]["n"] == 4 and s["K_composite"]["mean"] == pytest.approx(comp.mean, rel=1e-12)
         for stage in ("raw", "refined"):
             for protocol in ("paper", "converged"):
-                eps = [s.get(stage, s["raw"])[protocol]["relative_error"] for s in result["samples"]]
+                eps = [s.get(stage, s["raw"])[protocol]["relative_error"] for s in result.samples]
                 eps = np.array([np.inf if e is None else e for e in eps])
-                m = result["metrics"][f"{stage}/{protocol}"]
+                m = result.metrics_of(stage, protocol)
                 assert m["frac_5"] == pytest.approx(np.mean(eps < 0.05))
                 assert m["frac_1"] == pytest.approx(np.mean(eps < 0.01))
                 assert m["n"] == 2 and m["target"] == target
     # the saved tables are the metrics above
     saved = MetricsTable.from_json((out / "table-raw-converged.json").read_text())
     assert saved.targets == TARGETS
-    assert saved.value("frac_5", 1) == pytest.approx(ev.results[1]["metrics"]["raw/converged"]["frac_5"])
+    assert saved.value("frac_5", 1) == pytest.approx(ev.results[1].metrics_of("raw", "converged")["frac_5"])
     assert "median spread std/K" in (out / "table-raw-paper.md").read_text()
     summary = (out / "summary.md").read_text()
     assert "Paper protocol vs converged" in summary and "K* = 60" in summary
@@ -148,7 +149,7 @@ def test_raw_designs_match_matdesign_design(evaluated, tiny_model, one_torch_thr
     ev, _ = evaluated
     res = design(60.0, samples=2, steps=2, seed=0, refine=False, verify_n=4, model=tiny_model, progress=False)
     by_sample = {c.sample: c for c in res.candidates}
-    for s in ev.results[1]["samples"]:
+    for s in ev.results[1].samples:
         c = by_sample[s["sample"]]
         assert s["raw"]["design"]["matrix"] == c.design.matrix.name
         assert s["raw"]["design"]["volume_fraction"] == c.design.volume_fraction
@@ -165,7 +166,7 @@ def test_resume_skips_finished_targets_and_checks_settings(evaluated, tiny_model
 
     monkeypatch.setattr(runner, "guided_fields", no_sampling)
     again = run_evaluation(TARGETS, model=tiny_model, out=out, **KW)
-    assert [r["metrics"] for r in again.results] == [r["metrics"] for r in ev.results]
+    assert again.results == ev.results  # read back from the store: the same result, field by field
     assert json.loads((out / "evaluation.json").read_text())["targets"] == json.loads(before)["targets"]
     with pytest.raises(InputError, match="samples=2, this run has 3"):
         run_evaluation(TARGETS, model=tiny_model, out=out, **{**KW, "samples": 3})
@@ -199,7 +200,7 @@ def test_dask_workers_give_the_in_process_result(evaluated, tiny_model, tmp_path
     with the fixture's one torch thread: float32 UNet sums differ in the last bits across thread counts)."""
     ev, _ = evaluated
     on_dask = run_evaluation(TARGETS[:1], model=tiny_model, out=tmp_path, **{**KW, "workers": 2})
-    assert on_dask.results[0]["samples"] == ev.results[0]["samples"]
+    assert on_dask.results[0].samples == ev.results[0].samples
 
 
 def test_unguided_mode_ignores_the_target_and_is_a_resume_key(evaluated, tiny_model, tmp_path, capsys):
@@ -231,26 +232,26 @@ def test_each_design_carries_the_other_definitions_K(definition, other, key):
     res = runner.verify_block([(0, rubber_steel), (1, steel)], target=1.0, seed=0, dim=2, size=16, refine=False,
                                   verify_n=4, sem_tol=0.01, max_arrangements=4, definition=definition)
     for i, r in enumerate(res):
-        assert r["raw"]["paper"].definition == r["raw"]["converged"].definition == definition
-        assert r["other"].definition == other and r["other"].n == 4
-        again = verify(r["raw"]["design"], size=16, dim=2, n=4, rng=np.random.default_rng([0, i, 2]), definition=other)
-        assert r["other"].mean == pytest.approx(again.mean, rel=1e-12)
+        assert r.raw.paper.definition == r.raw.converged.definition == definition and r.refined is None
+        assert r.other.definition == other and r.other.n == 4
+        again = verify(r.raw.design, size=16, dim=2, n=4, rng=np.random.default_rng([0, i, 2]), definition=other)
+        assert r.other.mean == pytest.approx(again.mean, rel=1e-12)
         record = store.sample_json(i, 0.0, r, 1.0, definition)
-        assert record[key]["mean"] == r["other"].mean and record[key]["n"] == 4
-    by = {definition: res[0]["raw"]["paper"], other: res[0]["other"]}
+        assert record[key]["mean"] == r.other.mean and record[key]["n"] == 4
+    by = {definition: res[0].raw.paper, other: res[0].other}
     cell, comp = by["cell"], by["composite"]
     assert cell.mean > 10 * comp.mean and cell.samples.min() > comp.samples.max()
     m, f = rubber_steel.matrix, rubber_steel.volume_fraction  # rigid-disk Hashin–Shtrikman lower bound (2D)
     K_m, G_m = bulk_from_young(m.E, m.nu, 2), m.E / (2 * (1 + m.nu))
     assert K_m + f * (K_m + G_m) / (1 - f) < comp.mean < 2 * (K_m + f * (K_m + G_m) / (1 - f))
-    assert res[1]["other"].mean == pytest.approx(res[1]["raw"]["paper"].mean, rel=1e-8)
+    assert res[1].other.mean == pytest.approx(res[1].raw.paper.mean, rel=1e-8)
 
 
 def test_composite_run_records_the_cell_K(tiny_model, tmp_path, one_torch_thread):
     ev = run_evaluation([40.0], model=tiny_model, out=tmp_path, definition="composite", refine=False,
                         **{**KW, "samples": 1, "max_arrangements": 4})
     table = MaterialTable.builtin()
-    (s,) = ev.results[0]["samples"]
+    (s,) = ev.results[0].samples
     assert ev.settings["definition"] == s["definition"] == "composite" and "K_composite" not in s
     d = _design(table, s["raw"])
     comp = verify(d, size=16, dim=2, n=4, rng=np.random.default_rng([0, 0]), definition="composite")
@@ -269,11 +270,11 @@ def test_results_from_before_the_rename_resume_as_cell(tmp_path):
     np.savez(target_path(tmp_path, 20.0, ".npz"), fields=np.zeros((1, 3, 2, 2), np.float32), K_s=np.zeros(1))
     stored = {"target": 20.0, "metrics": {}, "samples": []}  # an intact store (a damaged one is recomputed)
     path.write_text(json.dumps({**stored, "settings": {**settings, "definition": "paper"}}))
-    assert store.load_done(tmp_path, 20.0, {**settings, "definition": "cell"})["target"] == 20.0
+    assert store.load_done(tmp_path, 20.0, {**settings, "definition": "cell"}).target == 20.0
     with pytest.raises(InputError, match="definition='cell', this run has 'paper'"):
         store.load_done(tmp_path, 20.0, {**settings, "definition": "paper"})
     path.write_text(json.dumps({**stored, "settings": {**settings, "definition": "paper", "fem": "paper"}}))
-    assert store.load_done(tmp_path, 20.0, {**settings, "definition": "paper"})["target"] == 20.0
+    assert store.load_done(tmp_path, 20.0, {**settings, "definition": "paper"}).target == 20.0
 
 
 def test_a_paper_run_carries_the_cell_K():
@@ -281,7 +282,7 @@ def test_a_paper_run_carries_the_cell_K():
     steel_alumina = _pair("AISI 1018 steel (cold drawn)", "Alumina 99.5% (AD-995)")
     (r,) = runner.verify_block([(0, steel_alumina)], target=1.0, seed=0, dim=2, size=16, refine=False,
                                    verify_n=3, sem_tol=0.01, max_arrangements=3, definition="paper")
-    paper, cell = r["raw"]["paper"], r["other"]
+    paper, cell = r.raw.paper, r.other
     assert paper.definition == "paper" and cell.definition == "cell" and cell.n == 3
     assert store.sample_json(0, 0.0, r, 1.0, "paper")["K_cell"]["mean"] == cell.mean
 
@@ -293,7 +294,24 @@ def test_evaluation_backprojects_onto_the_given_materials_and_keys_the_resume_on
     ev = run_evaluation([20.0], model=tiny_model, out=out, materials=csv, refine=False, **KW)
     assert ev.settings["materials"] == str(csv)
     assert ev.settings["material_sha256"] == MaterialTable.from_csv(csv).sha256() != MaterialTable.builtin().sha256()
-    used = {s["raw"]["design"][k] for s in ev.results[0]["samples"] for k in ("matrix", "particle")}
+    used = {s["raw"]["design"][k] for s in ev.results[0].samples for k in ("matrix", "particle")}
     assert used and used <= {"Soft", "Mid", "Stiff"}
     with pytest.raises(InputError, match="material_sha256"):  # the same folder with the built-in table
         run_evaluation([20.0], model=tiny_model, out=out, refine=False, **KW)
+
+
+def test_a_target_result_reads_back_what_it_wrote_and_names_what_is_missing(evaluated):
+    """The stored JSON is the result, field by field; a JSON without one of its parts is named, and results
+    from before a field existed read with its neutral value."""
+    ev, out = evaluated
+    for r in ev.results:
+        stored = json.loads(target_path(out, r.target, ".json").read_text())
+        assert list(stored) == list(r.to_json())  # the file keeps the dataclass' order
+        assert TargetResult.from_json(stored) == r and r.work_seconds == pytest.approx(sum(stored["seconds"].values()))
+        assert r.metrics_of("refined", "paper") is r.metrics["refined/paper"]
+    minimal = {"target": 20.0, "settings": {}, "metrics": {}, "samples": []}
+    old = TargetResult.from_json(minimal)
+    assert (old.guided_steps, old.arrays_sha256, old.seconds, old.seconds_other_definition) == (None, None, {}, 0.0)
+    for key, message in (("samples", "no samples"), ("settings", "not a target result")):
+        with pytest.raises(ValueError, match=message):
+            TargetResult.from_json({k: v for k, v in minimal.items() if k != key})

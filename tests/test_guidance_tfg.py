@@ -201,10 +201,10 @@ def test_evaluation_runs_the_release_sampler_guided_on_the_release_K_and_records
     assert (s["sampler"], s["step_clip"], s["grad_max_mag"], s["guide"], s["definition"]) == (
         "tfg", None, 2.5, "paper", "paper")
     (r,) = ev.results
-    assert r["guided_steps"] == 2 and r["seconds_sampling_fem"] > 0  # 3 steps, the last one unguided
+    assert r.guided_steps == 2 and r.seconds_sampling_fem > 0  # 3 steps, the last one unguided
     assert "sampler tfg (grad_max_mag 2.5) guided on the paper K" in (tmp_path / "summary.md").read_text()
     fields = store.load_target_fields(tmp_path, 60.0)  # K_s is the sample's own K in the release's definition
-    np.testing.assert_allclose([x["K_s"] for x in r["samples"]], release_modulus(fields[:, 0], fields[:, 1], dim=2),
+    np.testing.assert_allclose([x["K_s"] for x in r.samples], release_modulus(fields[:, 0], fields[:, 1], dim=2),
                                rtol=1e-6)
     with pytest.raises(InputError, match="sampler='tfg', this run has 'dps-unclipped'"):  # a resume key
         runner.run_evaluation([60.0], model=tiny_model, out=tmp_path, sampler="dps-unclipped", guide="paper",

@@ -9,17 +9,18 @@ from pathlib import Path
 import numpy as np
 
 from matdesign.atomic import save_figure
+from matdesign.evaluate.results import Evaluation, TargetResult
 
 
-def _errors(result: dict, stage: str = "raw", protocol: str = "paper") -> np.ndarray:
+def _errors(result: TargetResult, stage: str = "raw", protocol: str = "paper") -> np.ndarray:
     """ε_r of K_θ per sample (inf where the verification failed)."""
-    eps = [s[stage][protocol]["relative_error"] if stage in s else None for s in result["samples"]]
+    eps = [s[stage][protocol]["relative_error"] if stage in s else None for s in result.samples]
     return np.array([math.inf if e is None else e for e in eps])
 
 
-def _values(result: dict, stage: str, key: str) -> np.ndarray:
+def _values(result: TargetResult, stage: str, key: str) -> np.ndarray:
     """K_θ (paper protocol) of ``stage``, or K_s (``key="K_s"``), finite values only [GPa]."""
-    vals = [s.get("K_s") if key == "K_s" else s.get(stage, {}).get("paper", {}).get("K") for s in result["samples"]]
+    vals = [s.get("K_s") if key == "K_s" else s.get(stage, {}).get("paper", {}).get("K") for s in result.samples]
     vals = np.array([v for v in vals if v is not None], dtype=float)
     return vals[np.isfinite(vals)]
 
@@ -34,7 +35,7 @@ def _save(fig, path) -> Path:
     return save_figure(fig, path, dpi=110, bbox_inches="tight")
 
 
-def sample_grid_png(ev, out, path, columns: int = 6) -> Path:
+def sample_grid_png(ev: Evaluation, out, path, columns: int = 6) -> Path:
     """Rows = targets, columns = raw samples at evenly spaced quantiles of ε_r (paper protocol); each
     panel the E field (2D; 3D: mid-slice), log colour scale, labelled K_s, K_θ and ε_r."""
     import matplotlib
@@ -45,7 +46,7 @@ def sample_grid_png(ev, out, path, columns: int = 6) -> Path:
 
     from matdesign.evaluate.store import load_target_fields
 
-    rows = [(r, load_target_fields(out, r["target"])) for r in ev.results]
+    rows = [(r, load_target_fields(out, r.target)) for r in ev.results]
     cols = min(columns, max(len(f) for _, f in rows))
     E = np.concatenate([f[:, 0].ravel() for _, f in rows])
     norm = LogNorm(vmin=max(float(E.min()), 1e-4), vmax=max(float(E.max()), 1e-3))
@@ -64,17 +65,17 @@ def sample_grid_png(ev, out, path, columns: int = 6) -> Path:
             e = fields[i, 0]
             img = e if e.ndim == 2 else e[:, :, e.shape[2] // 2]
             im = ax.imshow(img.T, origin="lower", cmap="viridis", norm=norm)
-            s = result["samples"][i]
+            s = result.samples[i]
             K = s["raw"]["paper"]["K"]
             eps = "failed" if not math.isfinite(errors[i]) else f"{100 * errors[i]:.3g} %"
             ax.set_title(f"K_s {s['K_s']:.3g}, K_θ {'–' if K is None else format(K, '.3g')}\nε_r {eps}", fontsize=7)
-        row[0].set_ylabel(f"K* = {result['target']:.3g} GPa", fontsize=8)
+        row[0].set_ylabel(f"K* = {result.target:.3g} GPa", fontsize=8)
     fig.colorbar(im, ax=axes, shrink=0.6, label="E [GPa]")
     fig.suptitle("Generated samples at evenly spaced quantiles of ε_r (best left); K in GPa", fontsize=9)
     return _save(fig, path)
 
 
-def k_histograms_png(ev, path) -> Path:
+def k_histograms_png(ev: Evaluation, path) -> Path:
     """Per target: histograms of K_θ (paper protocol; raw and refined) and K_s, K* and its ±5 % band,
     on a log axis when the values span more than a decade."""
     import matplotlib
@@ -87,7 +88,7 @@ def k_histograms_png(ev, path) -> Path:
     fig = Figure(figsize=(3.2 * n, 2.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
     for ax, result in zip(axes, ev.results):
-        t = result["target"]
+        t = result.target
         series = [("K_s (sample)", _values(result, "raw", "K_s"), "0.6"), ("K_θ raw", _values(result, "raw", "K"), "C0")]
         if "refined" in ev.stages:
             series.append(("K_θ refined", _values(result, "refined", "K"), "C2"))

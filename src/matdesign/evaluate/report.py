@@ -23,8 +23,7 @@ def save_evaluation(ev: Evaluation, out) -> Path:
                 ev.table(stage, protocol).save(out / f"table-{stage}-{protocol}{ext}")
     write_text_atomic(out / "summary.md", summary_markdown(ev))
     payload = {"settings": ev.settings, "seconds": ev.seconds, "skipped": ev.skipped,
-               "targets": [{"target": r["target"], "seconds": r["seconds"], "metrics": r["metrics"]}
-                           for r in ev.results]}
+               "targets": [{"target": r.target, "seconds": r.seconds, "metrics": r.metrics} for r in ev.results]}
     write_text_atomic(out / "evaluation.json", json.dumps(json_ready(payload), indent=1) + "\n")
     sample_grid_png(ev, out, out / "samples.png")
     k_histograms_png(ev, out / "k-histograms.png")
@@ -41,7 +40,7 @@ def comparison_markdown(ev: Evaluation) -> str:
         for protocol in PROTOCOLS:
             label = f"{stage}, paper (n = {ev.settings['verify_n']})" if protocol == "paper" else f"{stage}, converged"
             for key, name, spec in rows:
-                values = [r["metrics"][f"{stage}/{protocol}"].get(key) for r in ev.results]
+                values = [r.metrics_of(stage, protocol).get(key) for r in ev.results]
                 cells = ["–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec) for v in values]
                 lines.append(f"| {label}: {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -50,10 +49,10 @@ def comparison_markdown(ev: Evaluation) -> str:
 def summary_markdown(ev: Evaluation) -> str:
     """The human-readable report: settings, the paper-vs-converged comparison and the full tables."""
     s = ev.settings
-    work = [sum(r["seconds"].values()) for r in ev.results]
-    per_target = ", ".join(f"{r['target']:.4g}: {w:.0f} s" for r, w in zip(ev.results, work))
+    work = [r.work_seconds for r in ev.results]
+    per_target = ", ".join(f"{r.target:.4g}: {w:.0f} s" for r, w in zip(ev.results, work))
     other = OTHER[s["definition"]][1]
-    other_seconds = sum(r.get("seconds_other_definition", 0.0) for r in ev.results)
+    other_seconds = sum(r.seconds_other_definition for r in ev.results)
     text = [f"# Evaluation of `{s['model']}` (step {s['model_step']}, {s['model_weights'] or 'weights'})", "",
             f"{s['dim']}D {s['size']}^{s['dim']}, {s['samples']} samples per target, {s['steps']} DDIM steps, "
             f"seed {s['seed']}, sampler {s.get('sampler', 'dps')}"

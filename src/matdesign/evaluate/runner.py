@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 
 from matdesign.evaluate.metrics import metrics
 from matdesign.evaluate.report import save_evaluation
-from matdesign.evaluate.results import OTHER, PROTOCOLS, STAGES, Evaluation
+from matdesign.evaluate.results import OTHER, PROTOCOLS, STAGES, Evaluation, StageVerification, TargetResult, VerifiedSample
 from matdesign.evaluate.store import file_sha256, load_done, sample_json, write_target
 from matdesign.errors import InputError
 from matdesign.guidance.sampler import TFG_GRAD_MAX_MAG
@@ -122,8 +122,8 @@ def run_evaluation(targets, *, model=None, dim: int = 2, samples: int = 50, step
     return result
 
 
-def evaluate_target(net, target, table, settings, out, address, progress) -> dict:
-    """Sample, backproject and verify for one target; write its JSON + npz; return the JSON dict."""
+def evaluate_target(net, target, table, settings, out, address, progress) -> TargetResult:
+    """Sample, backproject and verify for one target; write its JSON + npz; return the stored result."""
     from matdesign.data import map_blocks
 
     seed = settings["seed"]
@@ -153,56 +153,49 @@ def evaluate_target(net, target, table, settings, out, address, progress) -> dic
     records = {}
     for stage in STAGES[:1 + settings["refine"]]:
         for protocol in PROTOCOLS:
-            recs = []
-            for i, c in enumerate(checked):
-                part = c.get(stage, c["raw"])  # a design that could not be refined keeps its raw result
-                recs.append(Candidate(i, part["design"], part[protocol], float(K_s[i])))
-            records[f"{stage}/{protocol}"] = recs
-    result = {
-        "target": float(target),
-        "settings": settings,
-        "seconds": seconds,
-        # worker time of the other definition's K (part of "verification"; summed over designs)
-        "seconds_other_definition": sum(c["other_seconds"] for c in checked),
-        "seconds_sampling_fem": sampled.fem_seconds,  # the guidance FEM's share of "sampling"
-        "guided_steps": sampled.guided_steps,
-        "metrics": {key: protocol_metrics(recs, target, table) for key, recs in records.items()},
-        "samples": [sample_json(i, float(K_s[i]), c, target, settings["definition"]) for i, c in enumerate(checked)],
-    }
-    return write_target(out, target, result, fields, K_s)
+            records[f"{stage}/{protocol}"] = [Candidate(i, c.stage(stage).design, getattr(c.stage(stage), protocol),
+                                                        float(K_s[i])) for i, c in enumerate(checked)]
+    result = TargetResult(
+        target=float(target), settings=settings, seconds=seconds,
+        seconds_other_definition=sum(c.other_seconds for c in checked),
+        seconds_sampling_fem=sampled.fem_seconds, guided_steps=sampled.guided_steps,
+        metrics={key: protocol_metrics(recs, target, table) for key, recs in records.items()},
+        samples=[sample_json(i, float(K_s[i]), c, target, settings["definition"]) for i, c in enumerate(checked)])
+    return write_target(out, result, fields, K_s)
 
 
 def verify_block(block, *, target, seed, dim, size, refine, verify_n, sem_tol, max_arrangements,
-                 definition="cell") -> list[dict]:
+                 definition="cell") -> list[VerifiedSample]:
     """Verification of the designs of one block [(sample index, Design)] (runs on a Dask worker).
 
-    Per design: ``{"raw": {"design", "paper", "converged"}}`` and, when refined, ``"refined"`` alike
-    plus ``"trace"`` (the refinement's (vf, K) evaluations), all in ``definition``; ``"other"``: the
-    final design's K in the other definition (:data:`OTHER`) on ``verify_n`` arrangements, and
-    ``"other_seconds"`` its cost. Paper and converged verification share their seed, so the converged
-    run extends the paper's 10 arrangements.
+    Per design the raw stage and, when refined, the refined one (both protocols, in ``definition``; the
+    refinement's trace), and the final design's K in the other definition (:data:`OTHER`) on ``verify_n``
+    arrangements. Paper and converged verification share their seed, so the converged run extends the
+    paper's 10 arrangements.
     """
 
-    def both(design, rng_seed):
-        return {"design": design,
-                "paper": verify(design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng(rng_seed),
-                                definition=definition),
-                "converged": verify(design, size=size, dim=dim, n=verify_n, adaptive=True, rel_sem_tol=sem_tol,
-                                    n_max=max_arrangements, batch=verify_n, rng=np.random.default_rng(rng_seed),
-                                    definition=definition)}
+    def both(design, rng_seed, trace=None) -> StageVerification:
+        return StageVerification(
+            design,
+            paper=verify(design, size=size, dim=dim, n=verify_n, rng=np.random.default_rng(rng_seed),
+                         definition=definition),
+            converged=verify(design, size=size, dim=dim, n=verify_n, adaptive=True, rel_sem_tol=sem_tol,
+                             n_max=max_arrangements, batch=verify_n, rng=np.random.default_rng(rng_seed),
+                             definition=definition),
+            trace=trace)
 
     out = []
     for i, design in block:
-        res = {"raw": both(design, [seed, i])}  # the seed matdesign design verifies with
-        if refine and res["raw"]["paper"].ok:
+        raw = both(design, [seed, i])  # the seed matdesign design verifies with
+        refined = None
+        if refine and raw.paper.ok:
             r = refine_volume_fraction(design, target, size=size, dim=dim, n=verify_n, seed=seed * 1000 + i,
                                        definition=definition)
-            res["refined"] = {**both(r.design, [seed, i, 1]), "trace": r.trace}
+            refined = both(r.design, [seed, i, 1], trace=r.trace)
         tic = time.perf_counter()
-        res["other"] = verify(res.get("refined", res["raw"])["design"], size=size, dim=dim, n=verify_n,
-                              rng=np.random.default_rng([seed, i, 2]), definition=OTHER[definition][0])
-        res["other_seconds"] = time.perf_counter() - tic
-        out.append(res)
+        other = verify((refined or raw).design, size=size, dim=dim, n=verify_n,
+                       rng=np.random.default_rng([seed, i, 2]), definition=OTHER[definition][0])
+        out.append(VerifiedSample(raw, refined, other, time.perf_counter() - tic))
     return out
 
 

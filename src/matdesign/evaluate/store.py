@@ -13,7 +13,7 @@ import numpy as np
 
 from matdesign.atomic import atomic_path, write_text_atomic
 from matdesign.errors import InputError, InputNote
-from matdesign.evaluate.results import OTHER, PROTOCOLS, STAGES
+from matdesign.evaluate.results import OTHER, PROTOCOLS, STAGES, TargetResult, VerifiedSample
 
 #: Settings that must match for a stored target result to be reused.
 RESUME_KEYS = ("dim", "samples", "steps", "seed", "objective", "mode", "step_clip", "sampler", "grad_max_mag", "guide",
@@ -39,7 +39,7 @@ def arrays_sha256(fields: np.ndarray, K_s: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _npz_damage(path: Path, result: dict) -> str | None:
+def _npz_damage(path: Path, result: TargetResult) -> str | None:
     """Why the npz of a stored target result is unusable, or None: it must open, hold ``fields`` and
     ``K_s`` with one row per sample, and match the ``arrays_sha256`` its JSON recorded (when it did)."""
     try:
@@ -47,10 +47,10 @@ def _npz_damage(path: Path, result: dict) -> str | None:
             fields, K_s = f["fields"], f["K_s"]
     except Exception as err:  # noqa: BLE001 — a damaged zip raises BadZipFile, EOFError, ValueError, KeyError, zlib.error …
         return f"cannot be read: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}".rstrip(": ")
-    n = result["settings"].get("samples")
+    n = result.settings.get("samples")
     if fields.ndim < 3 or len(fields) != n or len(K_s) != n:
         return f"holds {len(fields)} fields and {len(K_s)} K_s values, the run has {n} samples"
-    recorded = result.get("arrays_sha256")
+    recorded = result.arrays_sha256
     if recorded is not None and recorded != arrays_sha256(fields, K_s):
         return f"its arrays differ from those recorded in {path.with_suffix('.json').name}"
     return None
@@ -61,7 +61,7 @@ def _damaged(path: Path, why: str, target: float) -> None:
     warnings.warn(f"{path} is damaged ({why}); recomputing target K* = {target:g} GPa", InputNote, stacklevel=3)
 
 
-def load_done(out, target, settings) -> dict | None:
+def load_done(out, target, settings) -> TargetResult | None:
     """The stored result of ``target`` if present and intact; InputError if it was made with other settings.
 
     A damaged result (JSON that does not parse or lacks its fields, an npz that does not open or does not
@@ -72,23 +72,18 @@ def load_done(out, target, settings) -> dict | None:
     if not (path.exists() and npz.exists()):
         return None
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(result, dict) or not isinstance(result.get("settings"), dict):
-            raise ValueError("not a target result")
-        missing = [k for k in ("target", "metrics", "samples") if k not in result]
-        if missing:
-            raise ValueError(f"no {', '.join(missing)}")
+        result = TargetResult.from_json(json.loads(path.read_text(encoding="utf-8")))
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return _damaged(path, f"not a readable result: {one_line(err)}", target)
-    if result.get("target") != target:
-        raise InputError(f"{path} holds target {result.get('target')!r}, not {target!r}; use another --out")
+    if result.target != target:
+        raise InputError(f"{path} holds target {result.target!r}, not {target!r}; use another --out")
     # results from before `mode` / `step_clip` / `definition` existed were guided with the unclipped DPS step
     # and verified in the paper's cell; before `fem` existed, "paper" named that cell (now "cell"); before
     # `sampler` existed, every run used the DPS step (clipped or not) guided on the cell K
     recorded = {"mode": "guided", "step_clip": None, "definition": "cell", "guide": "cell", "grad_max_mag": None,
-                **result["settings"]}
+                **result.settings}
     recorded.setdefault("sampler", "dps" if recorded["step_clip"] is not None else "dps-unclipped")
-    if "fem" not in result["settings"] and recorded["definition"] == "paper":
+    if "fem" not in result.settings and recorded["definition"] == "paper":
         recorded["definition"] = "cell"
     diff = [k for k in RESUME_KEYS if recorded.get(k) != settings[k]]
     if diff:
@@ -119,18 +114,20 @@ def _verification_json(v, target) -> dict:
             "n_particles": v.n_particles}
 
 
-def sample_json(i, K_s, checked, target, definition) -> dict:
-    other = checked["other"]
+def sample_json(i: int, K_s: float, checked: VerifiedSample, target: float, definition: str) -> dict:
+    """The JSON record of sample ``i``: its K_s, the other definition's K of its final design and, per
+    stage, the design's parameters and both protocols' verification (the refined one with its trace)."""
+    other = checked.other
     out = {"sample": i, "K_s": K_s, "definition": definition,
            OTHER[definition][1]: {"mean": other.mean, "sem": other.sem, "std": other.std, "n": other.n,
-                                  "stage": "refined" if "refined" in checked else "raw", "seeds": other.seeds,
+                                  "stage": "raw" if checked.refined is None else "refined", "seeds": other.seeds,
                                   "n_particles": other.n_particles}}
-    for stage, part in checked.items():
-        if stage in STAGES:
-            out[stage] = {"design": _design_json(part["design"]),
-                          **{p: _verification_json(part[p], target) for p in PROTOCOLS}}
-    if "refined" in checked:
-        out["refined"]["trace"] = [list(t) for t in checked["refined"]["trace"]]
+    for stage, part in zip(STAGES, (checked.raw, checked.refined)):
+        if part is not None:
+            out[stage] = {"design": _design_json(part.design),
+                          **{p: _verification_json(getattr(part, p), target) for p in PROTOCOLS}}
+    if checked.refined is not None:
+        out["refined"]["trace"] = [list(t) for t in checked.refined.trace]
     return out
 
 
@@ -151,14 +148,14 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_target(out, target: float, result: dict, fields: np.ndarray, K_s: np.ndarray) -> dict:
+def write_target(out, result: TargetResult, fields: np.ndarray, K_s: np.ndarray) -> TargetResult:
     """Store one target's ``result`` (JSON) with its ``fields`` (samples, 3, *grid) and ``K_s`` (npz), the
     arrays' SHA-256 recorded in the JSON; the npz first, so a JSON always has its arrays. Returns the
-    JSON-ready result."""
+    result as stored (as a resume reads it back: nan → None)."""
     fields = fields.astype(np.float32)
-    result = {**result, "arrays_sha256": arrays_sha256(fields, K_s)}  # what a resume checks the npz against
-    with atomic_path(target_path(out, target, ".npz"), suffix=".npz") as tmp:
+    result.arrays_sha256 = arrays_sha256(fields, K_s)  # what a resume checks the npz against
+    with atomic_path(target_path(out, result.target, ".npz"), suffix=".npz") as tmp:
         np.savez_compressed(tmp, fields=fields, K_s=K_s)
-    result = json_ready(result)
-    write_text_atomic(target_path(out, target, ".json"), json.dumps(result, indent=1) + "\n")
-    return result
+    data = json_ready(result.to_json())
+    write_text_atomic(target_path(out, result.target, ".json"), json.dumps(data, indent=1) + "\n")
+    return TargetResult.from_json(data)
