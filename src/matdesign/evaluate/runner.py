@@ -40,12 +40,13 @@ from tqdm.auto import tqdm
 
 from matdesign.evaluate.metrics import metrics
 from matdesign.evaluate.report import save_evaluation
-from matdesign.evaluate.results import OTHER, PROTOCOLS, STAGES, Evaluation, StageVerification, TargetResult, VerifiedSample
+from matdesign.evaluate.results import (OTHER, PROTOCOLS, STAGES, Evaluation, StageVerification, TargetResult,
+                                        VerifiedSample)
 from matdesign.evaluate.store import file_sha256, load_done, sample_json, write_target
 from matdesign.errors import InputError
 from matdesign.guidance.sampler import TFG_GRAD_MAX_MAG
 from matdesign.materials import MaterialTable
-from matdesign.pipeline.candidates import backprojected_candidates
+from matdesign.pipeline.candidates import arrangement_seed, backprojected_candidates, search_seed
 from matdesign.pipeline.checks import resolve_table
 from matdesign.pipeline.models import load_model, shipped_model_path
 from matdesign.pipeline.refine import refine_volume_fraction
@@ -186,15 +187,15 @@ def verify_block(block, *, target, seed, dim, size, refine, verify_n, sem_tol, m
 
     out = []
     for i, design in block:
-        raw = both(design, [seed, i])  # the seed matdesign design verifies with
+        raw = both(design, arrangement_seed(seed, i))  # the seeds matdesign design verifies with
         refined = None
         if refine and raw.paper.ok:
-            r = refine_volume_fraction(design, target, size=size, dim=dim, n=verify_n, seed=seed * 1000 + i,
+            r = refine_volume_fraction(design, target, size=size, dim=dim, n=verify_n, seed=search_seed(seed, i),
                                        definition=definition)
-            refined = both(r.design, [seed, i, 1], trace=r.trace)
+            refined = both(r.design, arrangement_seed(seed, i, "refined"), trace=r.trace)
         tic = time.perf_counter()
         other = verify((refined or raw).design, size=size, dim=dim, n=verify_n,
-                       rng=np.random.default_rng([seed, i, 2]), definition=OTHER[definition][0])
+                       rng=np.random.default_rng(arrangement_seed(seed, i, "other")), definition=OTHER[definition][0])
         out.append(VerifiedSample(raw, refined, other, time.perf_counter() - tic))
     return out
 

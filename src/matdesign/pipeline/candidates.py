@@ -1,10 +1,13 @@
 """Generated fields → verified candidates: the one tail that design, evaluation, the baselines and the
 sample-quality measures share.
 
-Seeds (the same in every command, so their numbers agree): the mixture fits of the backprojection draw
-from ``default_rng(seed)``; sample i's raw design is verified on arrangements from
-``default_rng([seed, i])``; its paper-cell value from ``default_rng([seed, i, 2])`` (closure's pairs
-without a sample: ``[seed, 10_000 + k, 2]``, k their place among the shown candidates).
+Seeds (the same in every command, so their numbers agree; :func:`arrangement_seed` and
+:func:`search_seed` are the one place they are made): the mixture fits of the backprojection draw from
+``default_rng(seed)``; sample i's raw design is verified on arrangements from ``default_rng([seed, i])``,
+its refined design on fresh ones from ``[seed, i, 1]`` (the refinement's search: ``seed·1000 + i``), its
+value in the other definition (the paper cell) from ``[seed, i, 2]`` (closure's pairs without a sample:
+``[seed, 10_000 + k, 2]``, k their place among the shown candidates); closure's k-th pair is checked on
+fresh arrangements from ``[seed, k, 3]`` (its search: ``seed·1000 + 7919·k``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,22 @@ from tqdm.auto import tqdm
 from matdesign.backproject import backproject_batch
 from matdesign.pipeline.results import Candidate
 from matdesign.verification import sample_property, verify
+
+
+#: The last element of an arrangement seed, by what the arrangements verify.
+SEED_PURPOSES = {"raw": (), "refined": (1,), "other": (2,), "closure": (3,)}
+
+
+def arrangement_seed(seed: int, key: int, purpose: str = "raw") -> list[int]:
+    """The seed of the arrangements that verify sample (or closure pair) ``key`` for ``purpose``
+    (:data:`SEED_PURPOSES`; "other": the final design's K in the other definition)."""
+    return [seed, key, *SEED_PURPOSES[purpose]]
+
+
+def search_seed(seed: int, key: int, closure: bool = False) -> int:
+    """The seed of a volume-fraction search's arrangements (:func:`~matdesign.pipeline.refine.refine_volume_fraction`)
+    for sample ``key`` or, with ``closure``, closure's ``key``-th pair."""
+    return seed * 1000 + (7919 * key if closure else key)
 
 
 def backprojected_candidates(fields: np.ndarray, table, normalization, *, seed: int, prop: str = "K",
@@ -47,7 +66,7 @@ def verify_candidates(candidates: list[Candidate], *, size: int, dim: int, n: in
     ``skip(c)`` keep None. Returns ``candidates``."""
     for k, c in enumerate(tqdm(candidates, desc="verify", disable=not progress, leave=False)):
         if skip is None or not skip(c):
-            rng = rngs[k] if rngs is not None else np.random.default_rng([seed, c.sample])
+            rng = rngs[k] if rngs is not None else np.random.default_rng(arrangement_seed(seed, c.sample))
             c.verification = verify(c.design, size=size, dim=dim, n=n, rng=rng, prop=prop, definition=definition)
     return candidates
 
@@ -70,5 +89,5 @@ def add_cell_values(candidates: list[Candidate], *, size: int, dim: int, n: int,
         if time.perf_counter() > deadline and not (needed is not None and needed(c)):
             continue
         rng = rngs[k] if rngs is not None else np.random.default_rng(
-            [seed, c.sample if c.source == "sample" else 10_000 + k, 2])
+            arrangement_seed(seed, c.sample if c.source == "sample" else 10_000 + k, "other"))
         c.cell = verify(c.final_design, size=size, dim=dim, n=n, rng=rng, prop=prop, definition="cell")

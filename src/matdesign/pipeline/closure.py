@@ -25,6 +25,7 @@ from matdesign.fem import bulk_from_young
 from matdesign.materials import MaterialTable
 from matdesign.microstructure import Design
 from matdesign.microstructure.sampling import DIAMETER_RANGE, VOLUME_FRACTION_RANGE
+from matdesign.pipeline.candidates import arrangement_seed, search_seed
 from matdesign.pipeline.refine import refine_volume_fraction
 from matdesign.pipeline.results import Candidate, within_tolerance
 from matdesign.pipeline.validity import largest_diameter, validity_flags
@@ -196,8 +197,9 @@ def close(candidates: list[Candidate], queue, table: MaterialTable, target: floa
         tic = time.perf_counter()
         start = pair.design(table)
         lo, hi = window(pair.volume_fraction, dim, WINDOW[dim])
-        r = refine_volume_fraction(start, target, size=size, dim=dim, n=verify_n, seed=seed * 1000 + 7919 * k,
-                                   vf_min=lo, vf_max=hi, definition=definition, fresh_seed=[seed, k, 3],
+        r = refine_volume_fraction(start, target, size=size, dim=dim, n=verify_n,
+                                   seed=search_seed(seed, k, closure=True), vf_min=lo, vf_max=hi,
+                                   definition=definition, fresh_seed=arrangement_seed(seed, k, "closure"),
                                    fresh_sem_tol=SEM_SHARE * tolerance, deadline=deadline)
         c = own if own is not None else Candidate(pair.sample, start, r.verification, math.nan, source=pair.source)
         c.refinement = r

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from matdesign.errors import InputError
 from matdesign.materials import MaterialTable
-from matdesign.pipeline.candidates import add_cell_values, verified_candidates
+from matdesign.pipeline.candidates import add_cell_values, arrangement_seed, search_seed, verified_candidates
 from matdesign.pipeline.checks import check_target, choose_target, reachable_range, resolve_table
 from matdesign.pipeline.closure import SEARCHES, close, closure_queue
 from matdesign.pipeline.models import load_model, shipped_model_path
@@ -163,8 +163,9 @@ def design(
         for c in tqdm(candidates, desc="refine", disable=not progress, leave=False):
             if c.verification.ok:
                 c.refinement = refine_volume_fraction(c.design, target, size=size, dim=dim, n=verify_n,
-                                                      seed=seed * 1000 + c.sample, prop=prop, definition=definition,
-                                                      fresh_seed=[seed, c.sample, 1])
+                                                      seed=search_seed(seed, c.sample), prop=prop,
+                                                      definition=definition,
+                                                      fresh_seed=arrangement_seed(seed, c.sample, "refined"))
         seconds["refine"] = time.perf_counter() - tic
     result = rank_candidates(DesignResult(target, dim, size, candidates, fields, seconds=seconds, prop=prop, settings={
         f"target_{prop}": target, "property": prop, "dim": dim, "samples": int(samples), "steps": int(steps),
