@@ -49,10 +49,6 @@ class VerifiedSample:
         """The verification of stage ``name``; a design that could not be refined keeps its raw result."""
         return self.refined if name == "refined" and self.refined is not None else self.raw
 
-    @property
-    def final(self) -> StageVerification:
-        return self.stage("refined")
-
 
 @dataclass
 class TargetResult:

@@ -153,9 +153,10 @@ def evaluate_target(net, target, table, settings, out, address, progress) -> Tar
 
     records = {}
     for stage in STAGES[:1 + settings["refine"]]:
+        parts = [c.stage(stage) for c in checked]
         for protocol in PROTOCOLS:
-            records[f"{stage}/{protocol}"] = [Candidate(i, c.stage(stage).design, getattr(c.stage(stage), protocol),
-                                                        float(K_s[i])) for i, c in enumerate(checked)]
+            records[f"{stage}/{protocol}"] = [Candidate(i, part.design, getattr(part, protocol), float(K_s[i]))
+                                              for i, part in enumerate(parts)]
     result = TargetResult(
         target=float(target), settings=settings, seconds=seconds,
         seconds_other_definition=sum(c.other_seconds for c in checked),
@@ -194,7 +195,7 @@ def verify_block(block, *, target, seed, dim, size, refine, verify_n, sem_tol, m
                                        definition=definition)
             refined = both(r.design, arrangement_seed(seed, i, "refined"), trace=r.trace)
         tic = time.perf_counter()
-        other = verify((refined or raw).design, size=size, dim=dim, n=verify_n,
+        other = verify((raw if refined is None else refined).design, size=size, dim=dim, n=verify_n,
                        rng=np.random.default_rng(arrangement_seed(seed, i, "other")), definition=OTHER[definition][0])
         out.append(VerifiedSample(raw, refined, other, time.perf_counter() - tic))
     return out
